@@ -1,0 +1,119 @@
+"""Build script for pyconv's compiled core.
+
+Metadata lives in pyproject.toml; this file only describes the extension and probes the
+compiler for OpenMP, so that ``pip install .`` works with or without it.
+
+Environment switches (all optional):
+
+``PYCONV_DISABLE_OPENMP=1``
+    build the serial kernels even when the compiler supports OpenMP.
+``PYCONV_EXTRA_CFLAGS="..."``
+    extra compiler flags appended last (for example ``-march=native`` for a local,
+    non-portable build; the default build is portable).
+"""
+
+import os
+import shlex
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        return omp_get_max_threads() > 0 && n > 0 ? 0 : 1;
+    }
+    """
+)
+
+# Candidate flag sets, tried in order: GCC/Clang on Linux, then Apple clang + libomp.
+OPENMP_FLAGS = [
+    (["-fopenmp"], ["-fopenmp"]),
+    (["-Xpreprocessor", "-fopenmp"], ["-lomp"]),
+]
+
+
+def probe_openmp(compiler):
+    """Return (compile_args, link_args) that build an OpenMP program, or None."""
+    if os.environ.get("PYCONV_DISABLE_OPENMP", "") not in ("", "0"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe_openmp.c")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        for cflags, ldflags in OPENMP_FLAGS:
+            try:
+                objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                compiler.link_executable(
+                    objs, "probe_openmp", output_dir=tmp, extra_postargs=ldflags
+                )
+            except Exception:  # noqa: BLE001 - any compiler or linker failure means "no"
+                continue
+            return cflags, ldflags
+    return None
+
+
+class BuildExt(build_ext):
+    """build_ext that adds OpenMP flags when the compiler supports them."""
+
+    def build_extensions(self):
+        found = probe_openmp(self.compiler)
+        if found is None:
+            warnings.warn(
+                "pyconv: building WITHOUT OpenMP (the compiler could not build an OpenMP "
+                "test program, or PYCONV_DISABLE_OPENMP is set). The kernels will run on "
+                "one thread. On Linux install a GCC with libgomp; on macOS `brew install "
+                "libomp`.",
+                stacklevel=1,
+            )
+            print("pyconv: OpenMP disabled", file=sys.stderr)
+        for ext in self.extensions:
+            if found is not None:
+                ext.extra_compile_args += found[0]
+                ext.extra_link_args += found[1]
+            flags = " ".join(ext.extra_compile_args)
+            ext.define_macros.append(("PYCONV_BUILD_CFLAGS", '"%s"' % flags.replace('"', "")))
+        super().build_extensions()
+
+
+def extra_compile_args():
+    if sys.platform == "win32":
+        return ["/O2"]
+    args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+    args += shlex.split(os.environ.get("PYCONV_EXTRA_CFLAGS", ""))
+    return args
+
+
+ext = Extension(
+    "pyconv._core",
+    sources=["src/pyconv/_core.pyx"],
+    include_dirs=[np.get_include(), "src/pyconv"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=extra_compile_args(),
+    language="c",
+)
+
+setup(
+    ext_modules=cythonize(
+        [ext],
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+            "embedsignature": True,
+        },
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

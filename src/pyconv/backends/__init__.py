@@ -1,0 +1,1 @@
+"""pyconv's own backends: ``cython`` (compiled kernels) and ``numpy`` (the reference)."""

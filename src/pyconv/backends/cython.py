@@ -1,0 +1,39 @@
+"""The ``cython`` backend: pyconv's compiled direct-convolution kernels (float32, float64)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._spec import ConvSpec
+
+try:
+    from .. import _core
+except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+    raise ImportError(
+        "the compiled module pyconv._core is missing, so the 'cython' backend is "
+        "unavailable; reinstall pyconv with a C compiler available (pip install .), or "
+        "use backend='numpy'"
+    ) from exc
+
+__all__ = ["conv2d"]
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -> np.ndarray:
+    """Convolve with the compiled kernels; see :func:`pyconv.conv2d` for the semantics.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W), any strides
+    w : ndarray, shape (C_out, C_in / groups, kH, kW), any strides
+    b : ndarray, shape (C_out,), C-contiguous, or None
+    spec : ConvSpec
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out), C-contiguous, dtype ``spec.dtype``
+    """
+    top, bottom, left, right = spec.padding
+    return _core.conv2d_forward(
+        x, w, b, spec.stride[0], spec.stride[1], top, bottom, left, right,
+        spec.dilation[0], spec.dilation[1], spec.groups,
+    )  # fmt: skip

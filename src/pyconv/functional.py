@@ -1,0 +1,93 @@
+"""The functional interface: :func:`conv2d`."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._backends import DEFAULT_BACKEND, get_backend
+from ._spec import prepare_conv2d
+
+__all__ = ["conv2d"]
+
+
+def conv2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    *,
+    backend: str | None = None,
+) -> np.ndarray:
+    r"""2-D cross-correlation with the semantics of ``torch.nn.functional.conv2d``.
+
+    .. math::
+
+        \text{out}[n, o, y, x] = \text{bias}[o] + \sum_{c, i, j}
+            \text{weight}[o, c, i, j] \cdot
+            \text{padded}[n, g \cdot C_{in}/G + c, y s_h + i d_h, x s_w + j d_w]
+
+    where ``g = o // (C_out / groups)`` is the group of output channel ``o``.  As in
+    PyTorch the kernel is not flipped.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, H, W) or (C_in, H, W)
+        float32 or float64.  Any memory layout; it is never modified.  Nested lists are
+        converted as :func:`numpy.asarray` does (so a list of Python floats is float64).
+    weight : array_like, shape (C_out, C_in / groups, kH, kW)
+        Same dtype as ``input``.
+    bias : array_like, shape (C_out,), optional
+        Same dtype as ``input``.
+    stride : int or (int, int), default 1
+        Step of the kernel over the input, >= 1.
+    padding : int, (int, int), 'valid' or 'same', default 0
+        Implicit zeros on both sides of each spatial dimension, >= 0.  ``'valid'`` is 0;
+        ``'same'`` (stride 1 only) makes the output as large as the input, putting the
+        extra zero on the bottom / right when the total padding is odd, as PyTorch does.
+    dilation : int or (int, int), default 1
+        Spacing between kernel elements, >= 1.
+    groups : int, default 1
+        Number of blocked connections; must divide C_in and C_out.  ``groups == C_in``
+        with ``weight.shape[1] == 1`` is a depthwise convolution.
+    backend : str, optional
+        ``'cython'`` (default, compiled kernels) or ``'numpy'`` (the reference).  A named
+        backend is used or an error is raised; it never silently falls back.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+        A new array of the input's dtype, unbatched if the input was, with
+        ``H_out = floor((H + pad_top + pad_bottom - dilation[0] * (kH - 1) - 1) / stride[0]) + 1``
+        and likewise for ``W_out``.
+
+    Raises
+    ------
+    TypeError
+        Unsupported dtype (only float32 and float64 are computed), mismatched dtypes,
+        non-integer parameters.
+    ValueError
+        Any shape or parameter value PyTorch rejects, with PyTorch's message.
+
+    Examples
+    --------
+    The dark-line demo of the article: a kernel whose middle row is ones sums the
+    middle row of each 3x3 window over the three channels.
+
+    >>> import numpy as np, pyconv
+    >>> x = np.zeros((3, 5, 5), dtype=np.float32)
+    >>> x[:, 2, :] = 1.0
+    >>> w = np.zeros((1, 3, 3, 3), dtype=np.float32)
+    >>> w[:, :, 1, :] = 1.0
+    >>> pyconv.conv2d(x, w)[0]
+    array([[0., 0., 0.],
+           [9., 9., 9.],
+           [0., 0., 0.]], dtype=float32)
+    """
+    x, w, b, spec = prepare_conv2d(input, weight, bias, stride, padding, dilation, groups)
+    impl = get_backend(DEFAULT_BACKEND if backend is None else backend)
+    out = impl.conv2d(x, w, b, spec)
+    return out[0] if spec.unbatched else out
