@@ -57,7 +57,7 @@ def probe_openmp(compiler):
                 compiler.link_executable(
                     objs, "probe_openmp", output_dir=tmp, extra_postargs=ldflags
                 )
-            except Exception:  # noqa: BLE001 - any compiler or linker failure means "no"
+            except Exception:
                 continue
             return cflags, ldflags
     return None
@@ -82,7 +82,7 @@ class BuildExt(build_ext):
                 ext.extra_compile_args += found[0]
                 ext.extra_link_args += found[1]
             flags = " ".join(ext.extra_compile_args)
-            ext.define_macros.append(("PYCONV_BUILD_CFLAGS", '"%s"' % flags.replace('"', "")))
+            ext.define_macros.append(("PYCONV_BUILD_CFLAGS", '"{}"'.format(flags.replace('"', ""))))
         super().build_extensions()
 
 

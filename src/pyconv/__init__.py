@@ -9,7 +9,9 @@ set_num_threads, get_num_threads
     available to the process).
 show_config
     Version, build flags, OpenMP, threads and backends.
-examples
+
+Examples
+--------
     The arrays of the article pyconv started from.
 """
 

@@ -21,7 +21,6 @@ The GIL is released for all of it; ``prange`` runs the packing and the work item
 OpenMP threads, but only when the call is big enough to pay for a parallel region.
 """
 
-cimport cython
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free
@@ -63,9 +62,12 @@ cdef extern from "_kernels.h" nogil:
 
 # Below this many floating-point operations a call runs on the calling thread: opening a
 # 2-thread OpenMP region costs about 1.8 us here, more than a whole article-size conv.
-DEF PARALLEL_MIN_FLOPS = 1 << 20
+cdef enum:
+    PARALLEL_MIN_FLOPS = 1 << 20
 
 cdef int _num_threads = 1
+# How many calls took the parallel path (read by the tests: tiny calls must not).
+cdef Py_ssize_t _parallel_calls = 0
 
 
 cdef struct Geometry:
@@ -80,7 +82,7 @@ cdef struct Geometry:
     int64_t ntaps               # Cig * kH * kW
     int64_t nfull, nblocks      # full PYCONV_OCB blocks, all blocks, per group
     int64_t nchunks, chunk      # wide-position chunks per problem, and their length
-    int64_t px_block, px_single # wide positions per micro-kernel tile
+    int64_t px_block, px_single  # wide positions per micro-kernel tile
 
 
 cdef inline int64_t _ceil_div(int64_t a, int64_t b) noexcept nogil:
@@ -187,9 +189,10 @@ cdef void _run_item(const real *ws, const real *wp, const real *bias, real *out,
 cdef object _conv(const real[:, :, :, :] x, const real[:, :, :, :] w,
                   const real[::1] bias, object out_arr, real[:, :, :, ::1] out,
                   Geometry g):
+    global _parallel_calls
     cdef int nt = _num_threads
     cdef int64_t kh, kw, ic, t, a, b, qh, qw, off_max = 0
-    cdef int64_t nplanes = g.N * g.C, i, item, nitems, kb, oc_local, m, blk
+    cdef int64_t nplanes = g.N * g.C, i, item, nitems, blk
     cdef int64_t ws_len, need
     cdef real *ws = NULL
     cdef real *wp = NULL
@@ -253,6 +256,8 @@ cdef object _conv(const real[:, :, :, :] x, const real[:, :, :, :] w,
         )
     if bias is not None:
         bptr = &bias[0]
+    if par:
+        _parallel_calls += 1
 
     with nogil:
         memset(ws + nplanes * g.plane, 0, (ws_len - nplanes * g.plane) * sizeof(real))
@@ -350,6 +355,11 @@ def set_num_threads(int n):
 def get_num_threads():
     """Number of OpenMP threads the kernels use."""
     return _num_threads
+
+
+def parallel_calls():
+    """Number of calls so far that opened an OpenMP parallel region."""
+    return _parallel_calls
 
 
 def openmp_enabled():

@@ -24,7 +24,10 @@ __all__ = ["SUPPORTED_DTYPES", "ConvSpec", "prepare_conv2d"]
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # torch's names for the two dtypes, as its messages print them.
-_TORCH_TENSOR_TYPE = {np.dtype(np.float32): "torch.FloatTensor", np.dtype(np.float64): "torch.DoubleTensor"}
+_TORCH_TENSOR_TYPE = {
+    np.dtype(np.float32): "torch.FloatTensor",
+    np.dtype(np.float64): "torch.DoubleTensor",
+}
 _TORCH_SCALAR_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _PADDING_STRINGS = ("valid", "same")
@@ -78,7 +81,9 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
-        raise TypeError(f"conv2d(): argument '{name}' could not be converted to an array: {exc}") from exc
+        raise TypeError(
+            f"conv2d(): argument '{name}' could not be converted to an array: {exc}"
+        ) from exc
     dt = arr.dtype
     if dt.kind == "f" and dt.itemsize in (4, 8) and not dt.isnative:
         arr = arr.astype(dt.newbyteorder("="))  # byte-swapped data: same values, native order
@@ -92,17 +97,19 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
 
 
 def _int(value, name: str) -> int:
-    """An int argument as torch's parser accepts it: Python or NumPy integers, no bools."""
+    """Read an int argument as torch's parser does: Python or NumPy integers, no bools."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"conv2d(): argument '{name}' must be int, not bool")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"conv2d(): argument '{name}' must be int, not {type(value).__name__}") from None
+        raise TypeError(
+            f"conv2d(): argument '{name}' must be int, not {type(value).__name__}"
+        ) from None
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-    """int or 1- or 2-sequence of ints -> (a, b), with torch's length message."""
+    """Int or 1- or 2-sequence of ints -> (a, b), with torch's length message."""
     if isinstance(value, (tuple, list)):
         items = tuple(_int(v, name) for v in value)
         if len(items) == 1:
@@ -218,7 +225,7 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
             f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
             f"but got weight of size [{_size(w.shape)}] instead"
         )
-    if C != Cig * groups:
+    if Cig * groups != C:
         raise ValueError(
             f"Given groups={groups}, weight of size {_size(w.shape)}, expected "
             f"input{_size(x.shape)} to have {Cig * groups} channels, but got {C} channels instead"

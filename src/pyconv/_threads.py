@@ -20,7 +20,9 @@ def default_num_threads() -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"PYCONV_NUM_THREADS must be a positive integer, but got {env!r}") from None
+            raise ValueError(
+                f"PYCONV_NUM_THREADS must be a positive integer, but got {env!r}"
+            ) from None
         if n < 1:
             raise ValueError(f"PYCONV_NUM_THREADS must be a positive integer, but got {env!r}")
         return n

@@ -12,7 +12,7 @@ __all__ = ["dark_line", "layer_input"]
 
 
 def dark_line() -> tuple[np.ndarray, np.ndarray]:
-    """The dark-line demo: a (3, 5, 5) image and a (1, 3, 3, 3) kernel.
+    """Return the dark-line demo: a (3, 5, 5) image and a (1, 3, 3, 3) kernel.
 
     Row 2 of every channel holds large values; the kernel's middle row is ones, so each
     output pixel sums the middle row of its 3x3 window over the three channels.  The
@@ -76,7 +76,7 @@ def dark_line() -> tuple[np.ndarray, np.ndarray]:
 
 
 def layer_input() -> np.ndarray:
-    """The (3, 5, 5) input (values 0..231) of the article's ``nn.Conv2d(3, 3, 3)`` example.
+    """Return the (3, 5, 5) input (values 0..231) of the article's ``nn.Conv2d(3, 3, 3)`` demo.
 
     Returns
     -------

@@ -16,11 +16,11 @@ import numpy as np
 
 from .._spec import ConvSpec
 
-__all__ = ["conv2d"]
+__all__ = ["accumulate", "conv2d"]
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -> np.ndarray:
-    """Reference cross-correlation with PyTorch's conv2d semantics.
+    """Compute the reference cross-correlation with PyTorch's conv2d semantics.
 
     Parameters
     ----------
@@ -33,7 +33,17 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
     -------
     ndarray, shape (N, C_out, H_out, W_out), dtype ``spec.dtype``
     """
-    N, C, _, _ = x.shape
+    return accumulate(x, w, b, spec, np.float64).astype(spec.dtype)
+
+
+def accumulate(x, w, b, spec: ConvSpec, acc_dtype) -> np.ndarray:
+    """Compute the convolution entirely in ``acc_dtype`` (float64 or longdouble).
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, H_out, W_out), dtype ``acc_dtype``
+    """
+    N = x.shape[0]
     Co, Cig, kH, kW = w.shape
     G = spec.groups
     Ho, Wo = spec.output_size
@@ -41,11 +51,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
     dh, dw = spec.dilation
     top, bottom, left, right = spec.padding
 
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    xp = np.pad(x.astype(acc_dtype), ((0, 0), (0, 0), (top, bottom), (left, right)))
     xg = xp.reshape(N, G, Cig, xp.shape[2], xp.shape[3])  # split channels into groups
-    wg = w.astype(np.float64).reshape(G, Co // G, Cig, kH, kW)
+    wg = w.astype(acc_dtype).reshape(G, Co // G, Cig, kH, kW)
 
-    out = np.zeros((N, G, Co // G, Ho * Wo))
+    out = np.zeros((N, G, Co // G, Ho * Wo), dtype=acc_dtype)
     for i in range(kH):
         for j in range(kW):
             r0, c0 = i * dh, j * dw
@@ -56,5 +66,5 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
 
     out = out.reshape(N, Co, Ho, Wo)
     if b is not None:
-        out += b.astype(np.float64).reshape(1, Co, 1, 1)
-    return out.astype(spec.dtype)
+        out += b.astype(acc_dtype).reshape(1, Co, 1, 1)
+    return out
