@@ -44,11 +44,11 @@ def get_backend(name) -> ModuleType:
     ImportError
         The backend is known but cannot be loaded (chained to the original error).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a backend name (str), not {type(name).__name__}")
     mod = _loaded.get(name)
     if mod is not None:
         return mod
-    if not isinstance(name, str):
-        raise TypeError(f"backend must be a backend name (str), not {type(name).__name__}")
     if name not in _MODULES:
         known = ", ".join(repr(k) for k in _MODULES)
         raise ValueError(f"unknown backend {name!r}; the backends are: {known}")

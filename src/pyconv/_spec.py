@@ -98,38 +98,57 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
 
 def _int(value, name: str) -> int:
     """Read an int argument as torch's parser does: Python or NumPy integers, no bools."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"conv2d(): argument '{name}' must be int, not bool")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"conv2d(): argument '{name}' must be int, not {type(value).__name__}"
-        ) from None
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(
+        f"conv2d(): argument '{name}' must be int, but got {type(value).__name__} ({value!r})"
+    )
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    """Int or 1- or 2-sequence of ints -> (a, b), with torch's length message."""
-    if isinstance(value, (tuple, list)):
-        items = tuple(_int(v, name) for v in value)
-        if len(items) == 1:
-            return items[0], items[0]
-        if len(items) != 2:
-            raise ValueError(
-                f"expected {name} to be a single integer value or a list of 2 values to match "
-                f"the convolution dimensions, but got {name}={list(items)}"
-            )
-        return items
+def _ints(value, name: str) -> tuple[int, ...]:
+    """Read an int or a sequence of ints (types only; the length is checked later)."""
     if isinstance(value, np.ndarray) and value.ndim == 1:
-        return _pair(value.tolist(), name)
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        return tuple(_int(v, name) for v in value)
     try:
-        v = _int(value, name)
+        return (_int(value, name),)
     except TypeError:
         raise TypeError(
             f"conv2d(): argument '{name}' must be an int or a tuple of 2 ints, "
             f"but got {type(value).__name__} ({value!r})"
         ) from None
-    return v, v
+
+
+def _pair(items: tuple[int, ...], name: str) -> tuple[int, int]:
+    """Broadcast 1 value to 2, with torch's message for any other length."""
+    if len(items) == 1:
+        return items[0], items[0]
+    if len(items) != 2:
+        raise ValueError(
+            f"expected {name} to be a single integer value or a list of 2 values to match "
+            f"the convolution dimensions, but got {name}={list(items)}"
+        )
+    return items
+
+
+def _check_bias_dtype(x: np.ndarray, b: np.ndarray | None) -> None:
+    if b is not None and b.dtype != x.dtype:
+        raise TypeError(
+            f"Input type ({_TORCH_SCALAR_TYPE[x.dtype]}) and bias type "
+            f"({_TORCH_SCALAR_TYPE[b.dtype]}) should be the same"
+        )
+
+
+def _check_rank(x: np.ndarray) -> None:
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
+            + _size(x.shape)
+        )
 
 
 def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
@@ -164,45 +183,42 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
     w = _as_array(weight, "weight")
     b = _as_array(bias, "bias", allow_none=True)
 
-    # Parameter types first, as torch's argument parser does.
-    if isinstance(padding, str):
-        pad_str = padding
-    else:
-        pad_str = None
-        ph, pw = _pair(padding, "padding")
-    sh, sw = _pair(stride, "stride")
-    dh, dw = _pair(dilation, "dilation")
+    # Parameter types first, as torch's argument parser does; then the checks in the order
+    # torch makes them, so that a call with several problems reports the same one.
+    pad_str = padding if isinstance(padding, str) else None
+    pad_ints = None if pad_str is not None else _ints(padding, "padding")
+    stride_ints = _ints(stride, "stride")
+    dil_ints = _ints(dilation, "dilation")
     groups = _int(groups, "groups")
 
-    if b is not None and b.dtype != x.dtype:
-        raise TypeError(
-            f"Input type ({_TORCH_SCALAR_TYPE[x.dtype]}) and bias type "
-            f"({_TORCH_SCALAR_TYPE[b.dtype]}) should be the same"
-        )
-    if x.ndim not in (3, 4):
-        raise ValueError(
-            "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
-            + _size(x.shape)
-        )
+    # torch checks a padding string after the input's rank but before the bias dtype,
+    # and the bias dtype before the rank otherwise (two different code paths).
+    if pad_str is None:
+        _check_bias_dtype(x, b)
+    _check_rank(x)
+    if pad_str is not None:
+        if pad_str not in _PADDING_STRINGS:
+            raise ValueError(
+                f"Invalid padding string: {pad_str!r} (expected 'valid' or 'same', lower-case)"
+            )
+        if pad_str == "same" and any(s != 1 for s in stride_ints):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        _check_bias_dtype(x, b)
     unbatched = x.ndim == 3
     if unbatched:
         x = x[np.newaxis]
+    if groups <= 0:
+        raise ValueError("non-positive groups is not supported")
     if w.ndim != 4:
         # torch reports a misleading stride-length error here; say what is wrong instead.
         raise ValueError(
             f"Expected 4-dimensional weight (out_channels, in_channels/groups, kH, kW) for "
             f"conv2d, but got {w.ndim}-dimensional weight of size {_size(w.shape)}"
         )
-    if groups <= 0:
-        raise ValueError("non-positive groups is not supported")
-
-    if pad_str is not None:
-        if pad_str not in _PADDING_STRINGS:
-            raise ValueError(
-                f"Invalid padding string: {pad_str!r} (expected 'valid' or 'same', lower-case)"
-            )
-        if pad_str == "same" and (sh != 1 or sw != 1):
-            raise ValueError("padding='same' is not supported for strided convolutions")
+    sh, sw = _pair(stride_ints, "stride")
+    if pad_str is None:
+        ph, pw = _pair(pad_ints, "padding")
+    dh, dw = _pair(dil_ints, "dilation")
 
     if pad_str is None and (ph < 0 or pw < 0):
         raise ValueError("negative padding is not supported")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 
 __all__ = ["default_num_threads", "get_num_threads", "set_num_threads"]
@@ -49,8 +50,12 @@ def set_num_threads(n: int) -> None:
         calling thread.
     """
     global _fallback_threads
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"set_num_threads(): n must be an int, not {type(n).__name__}")
+    try:
+        if isinstance(n, bool):
+            raise TypeError
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"set_num_threads(): n must be an int, not {type(n).__name__}") from None
     if n < 1:
         raise ValueError(f"set_num_threads(): n must be >= 1, but got {n}")
     _fallback_threads = n

@@ -1,0 +1,434 @@
+"""The build and the runtime configuration: OpenMP, portable flags, ISA dispatch, threads, GIL.
+
+A Linux build that silently lost OpenMP (scikit-image once shipped a serial ``prange``
+for a release) or one compiled with ``-march=native`` must fail here, and every kernel
+variant this CPU can run (AVX-512, AVX2, the portable fallback) is checked against the
+accuracy contract and against PyTorch.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pyconv
+from pyconv import _core
+from pyconv.testing import assert_conv_close, exact_conv2d
+
+IS_LINUX = sys.platform.startswith("linux")
+ISA_NAMES = ("avx512", "avx2", "baseline")
+
+
+def _run_python(code: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter, with no PYCONV_* variables but the ones given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCONV_")}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _check_ok(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------------------
+# OpenMP and compiler flags
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="OpenMP is required of Linux builds only")
+def test_linux_build_has_openmp():
+    assert _core.openmp_enabled() is True, (
+        "pyconv._core was built without OpenMP: the kernels run on one thread. "
+        f"Build flags: {_core.build_cflags()!r}"
+    )
+
+
+def test_openmp_max_threads_is_positive():
+    n = _core.openmp_max_threads()
+    assert isinstance(n, int)
+    assert n >= 1
+
+
+def test_build_flags_are_portable():
+    flags = _core.build_cflags()
+    assert isinstance(flags, str)
+    words = flags.split()
+    assert "-march=native" not in words, flags
+    assert "-mtune=native" not in words, flags
+    # AVX2 / AVX-512 belong in target attributes chosen at run time, not global flags
+    assert not [
+        f for f in words if f.startswith(("-mavx", "-march=x86-64-v3", "-march=x86-64-v4"))
+    ], flags
+
+
+@pytest.mark.skipif(not IS_LINUX, reason="OpenMP is required of Linux builds only")
+def test_linux_build_flags_have_fopenmp():
+    assert "-fopenmp" in _core.build_cflags().split()
+
+
+# --------------------------------------------------------------------------------------
+# show_config
+# --------------------------------------------------------------------------------------
+
+
+def test_show_config_prints_the_essentials(capsys):
+    assert pyconv.show_config() is None
+    out = capsys.readouterr().out
+    assert pyconv.__version__ in out
+    assert _core.build_cflags() in out
+    assert "OpenMP" in out
+    assert ("enabled" if _core.openmp_enabled() else "DISABLED") in out
+    assert _core.isa() in out
+    threads_line = next(line for line in out.splitlines() if "threads" in line)
+    assert str(pyconv.get_num_threads()) in threads_line
+    for name in ("cython", "numpy"):
+        assert any(name in line and "backend" in line for line in out.splitlines()), out
+
+
+def test_show_config_follows_set_num_threads(capsys):
+    pyconv.set_num_threads(1)
+    assert pyconv.show_config(as_dict=True)["threads"] == 1
+    pyconv.show_config()
+    threads_line = next(line for line in capsys.readouterr().out.splitlines() if "threads" in line)
+    assert threads_line.split()[1] == "1"
+
+
+def test_show_config_as_dict():
+    cfg = pyconv.show_config(as_dict=True)
+    assert isinstance(cfg, dict)
+    assert cfg["pyconv"] == pyconv.__version__
+    assert cfg["threads"] == pyconv.get_num_threads()
+    core = cfg["core"]
+    assert core["compiled"] is True
+    assert core["cflags"] == _core.build_cflags()
+    assert core["openmp"] is _core.openmp_enabled()
+    assert core["isa"] == _core.isa()
+    assert set(cfg["backends"]) >= {"cython", "numpy"}
+    assert cfg["backends"]["cython"] is None  # available
+    assert cfg["backends"]["numpy"] is None
+
+
+# --------------------------------------------------------------------------------------
+# ISA dispatch
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_isa():
+    """Tests that switch the kernel variant put back the one in use before."""
+    before = _core.isa()
+    yield
+    _core.set_isa(before)
+
+
+def _select_or_skip(name: str) -> None:
+    try:
+        _core.set_isa(name)
+    except ValueError:
+        if name == "baseline":
+            raise  # the portable fallback runs everywhere
+        pytest.skip(f"this CPU does not run the {name} variant")
+
+
+def test_isa_is_a_known_variant():
+    assert _core.isa() in ISA_NAMES
+
+
+def test_set_isa_rejects_unknown_names(restore_isa):
+    before = _core.isa()
+    for bad in ("nonsense", "AVX2", "sse2", "neon"):
+        with pytest.raises(ValueError, match="unknown or not supported"):
+            _core.set_isa(bad)
+        assert _core.isa() == before  # a failed selection changes nothing
+
+
+def test_set_isa_returns_the_variant(restore_isa):
+    assert _core.set_isa("baseline") == "baseline"
+    assert _core.isa() == "baseline"
+    best = _core.set_isa()
+    assert best in ISA_NAMES
+    assert _core.isa() == best
+    assert _core.set_isa(None) == best
+
+
+def _numpy_cpu_features() -> dict:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # pragma: no cover - private numpy API
+        pytest.skip("numpy does not expose its CPU feature table")
+    return __cpu_features__
+
+
+@pytest.mark.skipif(not IS_LINUX or os.uname().machine != "x86_64", reason="x86-64 dispatch")
+def test_default_isa_is_the_best_this_cpu_runs(restore_isa):
+    feats = _numpy_cpu_features()
+    if feats.get("AVX512F") and feats.get("AVX2") and feats.get("FMA3"):
+        expected = "avx512"
+    elif feats.get("AVX2") and feats.get("FMA3"):
+        expected = "avx2"
+    else:
+        expected = "baseline"
+    assert _core.set_isa() == expected
+
+
+# (input shape, weight shape, bias?, stride, padding, dilation, groups)
+ISA_SHAPES = {
+    "cout8-block": ((2, 3, 17, 19), (8, 3, 3, 3), True, 1, 1, 1, 1),
+    "cout11-remainder-strided": ((2, 4, 16, 15), (11, 4, 3, 3), True, 2, (1, 2), 1, 1),
+    "cout1-dilated-same": ((1, 5, 20, 21), (1, 5, 5, 3), False, 1, "same", (2, 1), 1),
+    "depthwise": ((2, 6, 13, 14), (6, 1, 3, 3), True, 1, 1, 1, 6),
+    "groups2-all": ((1, 8, 12, 12), (12, 4, 3, 3), True, (2, 1), 2, 2, 2),
+    "pointwise": ((2, 16, 9, 9), (24, 16, 1, 1), False, 1, 0, 1, 1),
+    "wide-7x7": ((1, 2, 40, 70), (9, 2, 7, 7), True, 1, 3, 1, 1),
+    "tiny-plane": ((3, 3, 2, 3), (17, 3, 2, 2), True, 1, 0, 1, 1),
+    "stride-3-valid": ((1, 3, 23, 29), (16, 3, 4, 5), False, 3, "valid", 1, 1),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape_id", list(ISA_SHAPES))
+@pytest.mark.parametrize("isa_name", ISA_NAMES)
+def test_every_isa_variant_is_accurate(restore_isa, torch, rng, isa_name, shape_id, dtype):
+    _select_or_skip(isa_name)
+    xs, ws, has_bias, stride, padding, dilation, groups = ISA_SHAPES[shape_id]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype) if has_bias else None
+    params = (stride, padding, dilation, groups)
+
+    got = pyconv.conv2d(x, w, b, *params, backend="cython")
+    assert _core.isa() == isa_name
+    assert got.dtype == dtype
+    assert got.flags.c_contiguous
+    assert_conv_close(got, x, w, b, *params)
+
+    tb = None if b is None else torch.from_numpy(b)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), tb, *params).numpy()
+    assert got.shape == ref.shape
+    # both within the contract of the exact result, hence within twice of each other
+    exact, magnitude, K, _ = exact_conv2d(x, w, b, *params)
+    bound = 2 * 2.0 * (K + 1) * np.finfo(dtype).eps * magnitude
+    diff = np.abs(got.astype(exact.dtype) - ref.astype(exact.dtype))
+    assert (diff <= bound).all(), f"max |pyconv - torch| = {diff.max()}"
+
+
+def test_pyconv_isa_env_selects_baseline():
+    proc = _run_python(
+        """
+        import numpy as np, pyconv
+        from pyconv import _core
+        from pyconv.testing import assert_conv_close
+        assert _core.isa() == "baseline", _core.isa()
+        rng = np.random.default_rng(0)
+        for dt in (np.float32, np.float64):
+            x = rng.standard_normal((2, 4, 19, 23)).astype(dt)
+            w = rng.standard_normal((22, 2, 3, 3)).astype(dt)  # 11 per group
+            b = rng.standard_normal(22).astype(dt)
+            got = pyconv.conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
+            assert_conv_close(got, x, w, b, (1, 2), 1, (2, 1), 2)
+            ref = pyconv.conv2d(x, w, b, (1, 2), 1, (2, 1), 2, backend="numpy")
+            np.testing.assert_allclose(got, ref, rtol=1e-4 if dt == np.float32 else 1e-10,
+                                       atol=1e-4 if dt == np.float32 else 1e-10)
+        assert _core.isa() == "baseline"
+        print("isa", _core.isa())
+        """,
+        PYCONV_ISA="baseline",
+    )
+    assert "isa baseline" in _check_ok(proc)
+
+
+def test_pyconv_isa_env_with_bad_value_fails_at_import():
+    proc = _run_python("import pyconv", PYCONV_ISA="nonsense")
+    assert proc.returncode != 0
+    assert "ValueError" in proc.stderr
+    assert "'nonsense'" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Threads
+# --------------------------------------------------------------------------------------
+
+
+def test_set_num_threads_round_trip():
+    pyconv.set_num_threads(1)
+    assert pyconv.get_num_threads() == 1
+    assert _core.get_num_threads() == 1
+    pyconv.set_num_threads(2)
+    assert pyconv.get_num_threads() == 2
+    assert _core.get_num_threads() == 2
+    pyconv.set_num_threads(1)
+    assert pyconv.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("n", [0, -1, -100])
+def test_set_num_threads_rejects_non_positive(n):
+    before = pyconv.get_num_threads()
+    with pytest.raises(ValueError, match=str(n)):
+        pyconv.set_num_threads(n)
+    assert pyconv.get_num_threads() == before
+
+
+@pytest.mark.parametrize("n", [1.5, 2.0, True, False, "2", None], ids=repr)
+def test_set_num_threads_rejects_non_integers(n):
+    before = pyconv.get_num_threads()
+    with pytest.raises(TypeError, match=type(n).__name__):
+        pyconv.set_num_threads(n)
+    assert pyconv.get_num_threads() == before
+
+
+def test_pyconv_num_threads_env():
+    out = _check_ok(
+        _run_python("import pyconv; print(pyconv.get_num_threads())", PYCONV_NUM_THREADS="1")
+    )
+    assert out.split() == ["1"]
+    out = _check_ok(
+        _run_python("import pyconv; print(pyconv.get_num_threads())", PYCONV_NUM_THREADS="3")
+    )
+    assert out.split() == ["3"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs sched_getaffinity")
+def test_default_num_threads_is_the_available_cores():
+    out = _check_ok(
+        _run_python(
+            "import os, pyconv; print(pyconv.get_num_threads(), len(os.sched_getaffinity(0)))"
+        )
+    )
+    n, cores = out.split()
+    assert n == cores
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
+def test_bad_pyconv_num_threads_env_fails_clearly_at_import(value):
+    proc = _run_python("import pyconv", PYCONV_NUM_THREADS=value)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ValueError"), proc.stderr
+    assert "PYCONV_NUM_THREADS" in last
+    assert repr(value) in last
+
+
+# shapes of at least 1 MFLOP, so the kernels open a parallel region
+PARALLEL_SHAPES = {
+    "layer-2x16x64x64-32x16x3x3": ((2, 16, 64, 64), (32, 16, 3, 3), 1, 1, 1, 1),
+    "single-channel-512x512-5x5": ((1, 1, 512, 512), (1, 1, 5, 5), 1, 2, 1, 1),
+    "depthwise-1x32x64x64": ((1, 32, 64, 64), (32, 1, 3, 3), 1, 1, 1, 32),
+    "strided-dilated-cout11": ((3, 8, 48, 40), (11, 8, 3, 3), 2, 2, 2, 1),
+    "pointwise-1x64x32x32-96": ((1, 64, 32, 32), (96, 64, 1, 1), 1, 0, 1, 1),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("shape_id", list(PARALLEL_SHAPES))
+def test_results_do_not_depend_on_the_thread_count(rng, shape_id, dtype):
+    xs, ws, stride, padding, dilation, groups = PARALLEL_SHAPES[shape_id]
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    out = {}
+    for n in (1, 2, 3):
+        pyconv.set_num_threads(n)
+        out[n] = pyconv.conv2d(x, w, b, stride, padding, dilation, groups, backend="cython")
+    flops = out[1].size * 2 * ws[1] * ws[2] * ws[3]
+    assert flops >= 1e6
+    assert np.array_equal(out[1], out[2]), "1 and 2 threads differ"
+    assert np.array_equal(out[1], out[3]), "1 and 3 threads differ"
+    assert_conv_close(out[2], x, w, b, stride, padding, dilation, groups)
+
+
+# --------------------------------------------------------------------------------------
+# The GIL is released while the kernels run.
+# --------------------------------------------------------------------------------------
+
+
+def test_gil_is_released_during_the_convolution(rng):
+    pyconv.set_num_threads(1)  # a long call, and a core left for the counting thread
+    x = rng.standard_normal((1, 1, 2048, 2048))
+    w = rng.standard_normal((1, 1, 31, 31))
+    counter = [0]
+    state = {}
+    go = threading.Event()
+
+    def convolve():
+        go.wait()  # start only once this thread is counting, so a stall cannot hide
+        state["count_before"] = counter[0]
+        state["t0"] = time.perf_counter()
+        pyconv.conv2d(x, w, backend="cython")
+        state["t1"] = time.perf_counter()
+        state["count_after"] = counter[0]
+
+    worker = threading.Thread(target=convolve)
+    worker.start()
+    # Count here and remember the longest pause between two increments: a kernel that
+    # holds the GIL stops this loop for the whole call (checked by hand with a C builtin
+    # that holds it: the pause is the call's duration).
+    max_gap = 0.0
+    prev = time.perf_counter()
+    go.set()
+    while worker.is_alive():
+        counter[0] += 1
+        now = time.perf_counter()
+        max_gap = max(max_gap, now - prev)
+        prev = now
+    worker.join()
+
+    duration = state["t1"] - state["t0"]
+    assert duration > 0.05, f"the call took only {duration:.3f} s: too short to tell"
+    assert state["count_after"] > state["count_before"], "no progress during the convolution"
+    assert max_gap < duration / 3, (
+        f"the counting thread stalled for {max_gap:.3f} s of a {duration:.3f} s convolution"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Packaging
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["py.typed", "_core.pyi", "__init__.py"])
+def test_package_ships_typing_files(name):
+    pkg = Path(pyconv.__file__).parent
+    assert (pkg / name).is_file(), f"{name} missing from {pkg}"
+    assert Path(_core.__file__).parent == pkg
+
+
+def test_core_stub_lists_the_compiled_functions():
+    stub = (Path(pyconv.__file__).parent / "_core.pyi").read_text()
+    public = [n for n in dir(_core) if not n.startswith("_") and callable(getattr(_core, n))]
+    missing = [n for n in public if f"def {n}(" not in stub]
+    assert not missing, f"_core.pyi lacks {missing}"
+
+
+def test_import_does_not_import_torch():
+    proc = _run_python(
+        """
+        import sys
+        import pyconv
+        assert "torch" not in sys.modules, "import pyconv imported torch"
+        import numpy as np
+        x = np.ones((1, 2, 5, 5), np.float32)
+        w = np.ones((3, 2, 3, 3), np.float32)
+        for backend in ("cython", "numpy"):
+            pyconv.conv2d(x, w, backend=backend)
+        pyconv.show_config(as_dict=True)
+        assert "torch" not in sys.modules, "a conv2d call or show_config imported torch"
+        print("ok")
+        """
+    )
+    assert _check_ok(proc).split() == ["ok"]
