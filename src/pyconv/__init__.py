@@ -4,6 +4,10 @@ Public names
 ------------
 conv2d
     ``torch.nn.functional.conv2d`` on NumPy arrays.
+Conv2d
+    ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
+pad
+    ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
 set_num_threads, get_num_threads
     Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS`` or the cores
     available to the process).
@@ -20,12 +24,16 @@ from ._config import show_config
 from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
 from .functional import conv2d
+from .nn import Conv2d
+from .padding import pad
 
 __all__ = [
+    "Conv2d",
     "__version__",
     "conv2d",
     "examples",
     "get_num_threads",
+    "pad",
     "set_num_threads",
     "show_config",
 ]

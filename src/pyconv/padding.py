@@ -1,0 +1,187 @@
+"""``pad``: ``torch.nn.functional.pad`` on NumPy arrays, for the modes convolution needs.
+
+Modes and their names elsewhere (the same words mean different things across libraries):
+
+============  =====================  ==================  ==============
+pyconv/torch  numpy.pad              scipy.ndimage       OpenCV
+============  =====================  ==================  ==============
+constant      constant               constant            BORDER_CONSTANT
+reflect       reflect                mirror              BORDER_REFLECT_101
+replicate     edge                   nearest             BORDER_REPLICATE
+circular      wrap                   wrap                BORDER_WRAP
+============  =====================  ==================  ==============
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["PAD_MODES", "pad"]
+
+#: torch mode name -> numpy.pad mode name.
+PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_ints(pad) -> tuple[int, ...]:
+    if isinstance(pad, (str, bytes)) or not isinstance(pad, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"pad(): argument 'pad' must be a tuple of ints, but got {type(pad).__name__}"
+        )
+    out = []
+    for i, v in enumerate(pad):
+        if isinstance(v, (bool, np.bool_)):
+            v = None
+        try:
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(
+                f"pad(): argument 'pad' must be tuple of ints, but found element of type "
+                f"{type(v).__name__} at pos {i}"
+            ) from None
+    return tuple(out)
+
+
+def _size(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def pad(
+    input: ArrayLike, pad: Sequence[int], mode: str = "constant", value: float | None = None
+) -> np.ndarray:
+    """Pad an array as ``torch.nn.functional.pad`` does.
+
+    Parameters
+    ----------
+    input : array_like
+        Any dtype.  ``constant`` accepts any number of dimensions; ``reflect``,
+        ``replicate`` and ``circular`` pad the last 1 (``len(pad) == 2``) or 2
+        (``len(pad) == 4``) dimensions of a 2-D/3-D or 3-D/4-D array respectively
+        (``len(pad) == 6``: the last 3 of a 4-D/5-D array), as torch does.
+    pad : sequence of int
+        ``(left, right)`` for the last dimension, then ``(top, bottom)`` for the one before,
+        and so on; an even number of values.  Negative values crop.
+    mode : {'constant', 'reflect', 'replicate', 'circular'}, default 'constant'
+        ``reflect`` mirrors without repeating the edge (``dcb|abcd|cba``), ``replicate``
+        repeats the edge (``aaa|abcd|ddd``), ``circular`` wraps (``bcd|abcd|abc``).
+    value : float, optional
+        Fill value for ``constant`` (default 0).  Other modes reject it, as torch does.
+
+    Returns
+    -------
+    ndarray
+        A new array of the input's dtype; each padded dimension grows by the sum of its
+        two pad values.
+
+    Raises
+    ------
+    ValueError
+        torch's errors: odd ``pad`` length, too many pad values for the input, a
+        ``reflect`` pad not smaller than the dimension, a ``circular`` pad larger than the
+        dimension, an unsupported rank for the mode, an unknown mode, ``value`` with a
+        mode other than constant, or a crop that leaves a negative size.
+    TypeError
+        Non-integer pad values.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> x = np.array([[[1.0, 2.0, 3.0, 4.0]]])
+    >>> pyconv.pad(x, (2, 1), mode="reflect")[0, 0]
+    array([3., 2., 1., 2., 3., 4., 3.])
+    >>> pyconv.pad(x, (2, 1), mode="replicate")[0, 0]
+    array([1., 1., 1., 2., 3., 4., 4.])
+    >>> pyconv.pad(x, (2, 1), mode="circular")[0, 0]
+    array([3., 4., 1., 2., 3., 4., 1.])
+    """
+    x = np.asarray(input)
+    p = _pad_ints(pad)
+    if len(p) % 2:
+        raise ValueError("Padding length must be divisible by 2")
+    if len(p) // 2 > x.ndim:
+        raise ValueError(
+            f"Padding length should be less than or equal to two times the input dimension "
+            f"but got padding length {len(p)} and input of dimension {x.ndim}"
+        )
+    if mode not in PAD_MODES:
+        raise ValueError(
+            f"Unrecognised padding mode {mode} (expected one of {', '.join(PAD_MODES)})"
+        )
+    if mode != "constant":
+        if value is not None:
+            raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+        k = len(p) // 2
+        if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+            raise ValueError(f"Padding size {len(p)} is not supported for {x.ndim}D input tensor.")
+
+    # before/after amounts per axis, last axis first in ``p``
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(p) // 2):
+        widths[x.ndim - 1 - i] = (p[2 * i], p[2 * i + 1])
+
+    padded_axes = range(x.ndim - 1, x.ndim - 1 - len(p) // 2, -1)  # last axis first, as torch
+    if mode in ("reflect", "replicate") and any(x.shape[a] == 0 for a in range(1, x.ndim)):
+        raise ValueError(
+            f"Expected {x.ndim - 1}D or {x.ndim}D (batch mode) tensor with possibly 0 batch "
+            f"size and other non-zero dimensions for input, but got: {_size(x.shape)}"
+        )
+    for a in padded_axes:
+        before, after = widths[a]
+        size = x.shape[a]
+        if mode == "reflect" and (before >= size or after >= size):
+            raise ValueError(
+                f"Argument #{4 + 2 * (x.ndim - 1 - a)}: Padding size should be less than the "
+                f"corresponding input dimension, but got: padding ({before}, {after}) at "
+                f"dimension {a} of input {_size(x.shape)}"
+            )
+        if mode == "circular":
+            if before > size or after > size:
+                raise ValueError("Padding value causes wrapping around more than once.")
+            if size + before + after < 0:
+                raise ValueError("Negative padding value is resulting in an empty dimension")
+    for a in padded_axes:
+        before, after = widths[a]
+        size = x.shape[a]
+        # constant crops before it pads (torch's narrow), the other modes after
+        kept = size + min(before, 0) + min(after, 0) if mode == "constant" else 0
+        if size + before + after < 0 or kept < 0:
+            raise ValueError(
+                f"narrow(): length must be non-negative. (pad(): padding ({before}, {after}) "
+                f"crops dimension {a} of size {size} to a negative size "
+                f"{min(size + before + after, kept)})"
+            )
+
+    grow = [(max(b, 0), max(e, 0)) for b, e in widths]
+    crop = tuple(slice(max(-b, 0), x.shape[a] - max(-e, 0)) for a, (b, e) in enumerate(widths))
+    if mode == "circular":
+        # torch crops first and wraps what is left
+        kept = x[crop]
+        for a in padded_axes:
+            # torch reads memory it has not written yet when a pad exceeds what is left
+            # after the crop; refuse rather than invent an answer
+            if max(grow[a]) > kept.shape[a]:
+                raise ValueError(
+                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
+                    f"{x.shape[a]}) wraps more than once around the {kept.shape[a]} "
+                    f"elements left after cropping"
+                )
+        return np.pad(kept, grow, mode="wrap")
+
+    # Pad the positive amounts, then crop the negative ones: for reflect and replicate a
+    # crop on one side does not move the edge the other side mirrors (torch's semantics).
+    if mode == "constant":
+        fill = 0 if value is None else value
+        out = np.pad(x, grow, mode="constant", constant_values=np.asarray(fill, dtype=x.dtype))
+    elif any(g != (0, 0) for g in grow):
+        out = np.pad(x, grow, mode=PAD_MODES[mode])
+    else:
+        out = x
+    out = out[
+        tuple(
+            slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(out.shape, widths, strict=True)
+        )
+    ]
+    return np.array(out, copy=True) if np.shares_memory(out, x) else out
