@@ -58,7 +58,7 @@ def make_case(name: str, seed: int = 0):
 
 def flops(name: str) -> int:
     """Floating-point operations of a zoo entry (2 per multiply-add)."""
-    xs, ws, s, p, d, g, _ = ZOO[name]
+    xs, ws, s, p, d, _, _ = ZOO[name]
     ho = (xs[2] + 2 * p - d * (ws[2] - 1) - 1) // s + 1
     wo = (xs[3] + 2 * p - d * (ws[3] - 1) - 1) // s + 1
     return 2 * xs[0] * ws[0] * ho * wo * ws[1] * ws[2] * ws[3]

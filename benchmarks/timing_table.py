@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--threads", type=int, default=1)
@@ -40,6 +41,7 @@ except ImportError:
 
 
 def median_call(fn, budget=0.15, max_calls=200):
+    """Return the median wall time of ``fn()`` over as many calls as fit in ``budget`` seconds."""
     fn()  # warm-up (page faults, caches)
     t0 = time.perf_counter()
     fn()
@@ -54,37 +56,60 @@ def median_call(fn, budget=0.15, max_calls=200):
 
 
 def fmt(t):
+    """Format seconds as us or ms."""
     if t is None:
         return "-"
     return f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.2f} ms"
 
 
-pyconv.set_num_threads(args.threads)
-if torch is not None:
-    torch.set_num_threads(args.threads)
-print(f"threads={args.threads} pyconv {pyconv.__version__} numpy {np.__version__} "
-      f"torch {torch.__version__ if torch else 'absent'} "
-      f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} load={os.getloadavg()[0]:.2f}")
-print("| shape | MFLOP | torch | cython | numpy ref | cython GFLOP/s | torch/cython | numpy/cython |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for name in ZOO:
-    if args.filter and args.filter not in name:
-        continue
+def methods_for(name):
+    """Return the calls to time for one zoo entry: cython, torch (if installed), numpy."""
     x, w, b, kw = make_case(name)
-    methods = {"cython": lambda: pyconv.conv2d(x, w, b, **kw, backend="cython")}
+    methods = {"cython": partial(pyconv.conv2d, x, w, b, **kw, backend="cython")}
     if torch is not None:
-        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
         tb = None if b is None else torch.from_numpy(b)
-        methods["torch"] = lambda: torch.nn.functional.conv2d(tx, tw, tb, **kw)
+        conv = torch.nn.functional.conv2d
+        methods["torch"] = partial(conv, torch.from_numpy(x), torch.from_numpy(w), tb, **kw)
     if not args.skip_numpy:
-        methods["numpy"] = lambda: pyconv.conv2d(x, w, b, **kw, backend="numpy")
-    rounds = {m: [] for m in methods}
-    for r in range(args.rounds):
-        for m, fn in methods.items():
-            budget = 0.15 if m != "numpy" else 0.05
-            rounds[m].append(median_call(fn, budget=budget, max_calls=200 if m != "numpy" else 5))
-    med = {m: float(np.median(v)) for m, v in rounds.items()}
-    tc, tt, tn = med["cython"], med.get("torch"), med.get("numpy")
-    print(f"| {name} | {flops(name) / 1e6:.3g} | {fmt(tt)} | {fmt(tc)} | {fmt(tn)} | "
-          f"{flops(name) / tc / 1e9:.1f} | {tt / tc if tt else float('nan'):.2f} | "
-          f"{tn / tc if tn else float('nan'):.1f} |", flush=True)
+        methods["numpy"] = partial(pyconv.conv2d, x, w, b, **kw, backend="numpy")
+    return methods
+
+
+def main():
+    """Print the table."""
+    pyconv.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    print(
+        f"threads={args.threads} pyconv {pyconv.__version__} numpy {np.__version__} "
+        f"torch {torch.__version__ if torch else 'absent'} "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
+        f"load={os.getloadavg()[0]:.2f}"
+    )
+    print("| shape | MFLOP | torch | cython | numpy ref | cython GFLOP/s | torch/cython "
+          "| numpy/cython |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ZOO:
+        if args.filter and args.filter not in name:
+            continue
+        methods = methods_for(name)
+        rounds = {m: [] for m in methods}
+        for _ in range(args.rounds):
+            for m, fn in methods.items():
+                slow = m == "numpy"
+                rounds[m].append(
+                    median_call(fn, budget=0.05 if slow else 0.15, max_calls=5 if slow else 200)
+                )
+        med = {m: float(np.median(v)) for m, v in rounds.items()}
+        tc, tt, tn = med["cython"], med.get("torch"), med.get("numpy")
+        ratio_t = f"{tt / tc:.2f}" if tt else "-"
+        ratio_n = f"{tn / tc:.1f}" if tn else "-"
+        print(
+            f"| {name} | {flops(name) / 1e6:.3g} | {fmt(tt)} | {fmt(tc)} | {fmt(tn)} | "
+            f"{flops(name) / tc / 1e9:.1f} | {ratio_t} | {ratio_n} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
