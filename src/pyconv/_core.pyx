@@ -396,4 +396,6 @@ def set_isa(name=None):
 try:
     set_isa(os.environ.get("PYCONV_ISA") or None)
 except ValueError as _exc:
-    raise ValueError(f"environment variable PYCONV_ISA: {_exc} (use avx512, avx2 or baseline)") from None
+    raise ValueError(
+        f"environment variable PYCONV_ISA: {_exc} (use avx512, avx2 or baseline)"
+    ) from None
