@@ -14,6 +14,16 @@ set_num_threads, get_num_threads
 show_config
     Version, build flags, OpenMP, threads and backends.
 
+Submodules
+----------
+image
+    Not imported by ``import pyconv`` (``import pyconv.image``): ``to_pil_image``
+    (torchvision's exact semantics), ``save_image`` (safe scaling) and ``make_grid``
+    (feature-map grids).  Needs Pillow: ``pip install 'pyconv[image]'``.
+cli
+    The ``pyconv`` command line (``pyconv demo``, ``pyconv show-config``; also
+    ``python -m pyconv``).
+
 Examples
 --------
     The arrays of the article pyconv started from.
