@@ -137,8 +137,8 @@ def to_pil_image(
     >>> import numpy as np
     >>> from pyconv.image import to_pil_image
     >>> img = to_pil_image(np.array([[0.5, 0.999], [1.0, 1.5]], dtype=np.float32))
-    >>> img.mode, list(img.getdata())
-    ('L', [127, 254, 255, 126])
+    >>> img.mode, np.asarray(img).tolist()
+    ('L', [[127, 254], [255, 126]])
     """
     if _is_torch_tensor(pic):
         if pic.ndim == 3 and chw is not False:

@@ -99,7 +99,7 @@ class Conv2d:
     >>> layer
     Conv2d(3, 4, kernel_size=(3, 5), stride=(2, 1), padding=(1, 2), dilation=(2, 2), bias=False, padding_mode=reflect)
     >>> layer(np.zeros((3, 16, 16), dtype=np.float32)).shape
-    (4, 6, 8)
+    (4, 7, 12)
     """  # noqa: E501 - the repr line is torch's, verbatim
 
     def __init__(
