@@ -12,7 +12,7 @@ import pyconv
 
 project = "pyconv"
 author = "The pyconv developers"
-copyright = "2026, The pyconv developers"  # noqa: A001 - Sphinx's name for it
+copyright = "2026, The pyconv developers"
 release = pyconv.__version__
 version = release
 

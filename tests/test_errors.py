@@ -979,8 +979,9 @@ def test_unknown_backend_lists_the_known_ones():
     with pytest.raises(ValueError, match="nonexistent") as info:
         pyconv.conv2d(z(1, 1, 3, 3), z(1, 1, 3, 3), backend="nonexistent")
     msg = str(info.value)
-    assert "'cython'" in msg
-    assert "'numpy'" in msg
+    assert "cython" in msg
+    assert "numpy" in msg
+    assert "pyconv.backends" in msg  # says how to get others
 
 
 @pytest.mark.parametrize("value", [3, 1.5, b"cython", ["cython"]], ids=repr)

@@ -8,6 +8,8 @@ Conv2d
     ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
 pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
+backends, use_backend, set_backend, refresh_backends
+    The backend registry (entry-point group ``pyconv.backends``).
 set_num_threads, get_num_threads
     Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS`` or the cores
     available to the process).
@@ -31,6 +33,17 @@ Examples
 
 from . import examples
 from ._config import show_config
+from ._registry import (
+    BackendInfo,
+    BackendUnavailableError,
+    BackendWarning,
+    Capabilities,
+    UnsupportedCallError,
+    backends,
+    refresh_backends,
+    set_backend,
+    use_backend,
+)
 from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
 from .functional import conv2d
@@ -38,12 +51,21 @@ from .nn import Conv2d
 from .padding import pad
 
 __all__ = [
+    "BackendInfo",
+    "BackendUnavailableError",
+    "BackendWarning",
+    "Capabilities",
     "Conv2d",
+    "UnsupportedCallError",
     "__version__",
+    "backends",
     "conv2d",
     "examples",
     "get_num_threads",
     "pad",
+    "refresh_backends",
+    "set_backend",
     "set_num_threads",
     "show_config",
+    "use_backend",
 ]

@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 
-from . import _threads
-from ._backends import DEFAULT_BACKEND, available_backends
+from . import _registry, _threads
 from ._version import __version__
 
 __all__ = ["show_config"]
@@ -37,8 +36,8 @@ def _config() -> dict:
         "threads": _threads.get_num_threads(),
         "PYCONV_NUM_THREADS": os.environ.get("PYCONV_NUM_THREADS"),
         "cores_available": _threads._available_cores(),
-        "default_backend": DEFAULT_BACKEND,
-        "backends": available_backends(),
+        "default_backend": _registry.current_backend_name(),
+        "backends": {b.name: None if b.available else b.reason for b in _registry.backends()},
     }
 
 

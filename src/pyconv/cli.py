@@ -112,7 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--backend",
         metavar="NAME",
         default=None,
-        help="conv2d backend: 'cython' (default, compiled) or 'numpy' (the reference)",
+        help="conv2d backend: 'cython' (default, compiled), 'numpy' (the reference), "
+        "'torch', or an installed plugin (see `pyconv backends`)",
     )
     demo.add_argument(
         "--seed",
@@ -129,7 +130,49 @@ def _build_parser() -> argparse.ArgumentParser:
         "OpenMP, the kernel ISA, the thread count and the backends.",
     )
     cfg.set_defaults(func=_cmd_show_config)
+
+    bk = sub.add_parser(
+        "backends",
+        help="list the conv2d backends: status, distribution, capabilities",
+        description="List every backend registered in the 'pyconv.backends' entry-point "
+        "group (pyconv's own and installed plugins), whether it can be used (and why not), "
+        "and what it declares it supports.",
+    )
+    bk.set_defaults(func=_cmd_backends)
     return parser
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    from ._registry import backends, current_backend_name
+
+    default = current_backend_name()
+    rows = [("name", "status", "distribution", "dtypes", "features", "devices", "accuracy")]
+    for b in backends():
+        caps = b.capabilities
+        feats = "-"
+        if caps is not None:
+            flags = [f for f in ("stride", "dilation", "groups") if getattr(caps, f)]
+            feats = ",".join([*flags, f"pad:{'/'.join(caps.padding)}"])
+        rows.append(
+            (
+                b.name + (" *" if b.name == default else ""),
+                "available" if b.available else "unavailable",
+                f"{b.distribution} {b.version or ''}".strip(),
+                ",".join(caps.dtypes) if caps else "-",
+                feats,
+                ",".join(caps.devices) if caps else "-",
+                (f"{caps.accuracy} c={caps.accuracy_c:g}" if caps else "-")
+                + ("" if caps is None or caps.deterministic else ", nondeterministic"),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print("* = used when no backend is named")
+    for b in backends():
+        if not b.available:
+            print(f"{b.name}: {b.reason}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,10 +222,10 @@ def _resolve_backend(name: str | None) -> str | None:
     """Load the named backend now, so that a bad name fails before any output."""
     if name is None:
         return None
-    from ._backends import get_backend
+    from ._registry import load_backend
 
     try:
-        get_backend(name)
+        load_backend(name)
     except ValueError as exc:
         raise CLIError(str(exc), status=2) from None
     except ImportError as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._backends import DEFAULT_BACKEND, get_backend
+from ._registry import resolve
 from ._spec import prepare_conv2d
 
 __all__ = ["conv2d"]
@@ -20,7 +22,7 @@ def conv2d(
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
     *,
-    backend: str | None = None,
+    backend=None,
 ) -> np.ndarray:
     r"""2-D cross-correlation with the semantics of ``torch.nn.functional.conv2d``.
 
@@ -38,6 +40,8 @@ def conv2d(
     input : array_like, shape (N, C_in, H, W) or (C_in, H, W)
         float32 or float64.  Any memory layout; it is never modified.  Nested lists are
         converted as :func:`numpy.asarray` does (so a list of Python floats is float64).
+        A ``torch.Tensor`` is accepted when the ``torch`` backend is selected, and the
+        result is then a tensor on the input's device.
     weight : array_like, shape (C_out, C_in / groups, kH, kW)
         Same dtype as ``input``.
     bias : array_like, shape (C_out,), optional
@@ -53,9 +57,11 @@ def conv2d(
     groups : int, default 1
         Number of blocked connections; must divide C_in and C_out.  ``groups == C_in``
         with ``weight.shape[1] == 1`` is a depthwise convolution.
-    backend : str, optional
-        ``'cython'`` (default, compiled kernels) or ``'numpy'`` (the reference).  A named
-        backend is used or an error is raised; it never silently falls back.
+    backend : str or backend object, optional
+        ``'cython'`` (the default, compiled kernels), ``'numpy'`` (the reference),
+        ``'torch'``, or any installed plugin; see :func:`pyconv.use_backend` for the
+        other ways to choose.  A named backend is used or an error is raised; it never
+        silently falls back.
 
     Returns
     -------
@@ -70,7 +76,11 @@ def conv2d(
         Unsupported dtype (only float32 and float64 are computed), mismatched dtypes,
         non-integer parameters.
     ValueError
-        Any shape or parameter value PyTorch rejects, with PyTorch's message.
+        Any shape or parameter value PyTorch rejects, with PyTorch's message; an unknown
+        backend name; :class:`pyconv.UnsupportedCallError` when the chosen backend cannot
+        run this call (with its reason).
+    ImportError
+        :class:`pyconv.BackendUnavailableError` when the chosen backend cannot be loaded.
 
     Examples
     --------
@@ -87,7 +97,44 @@ def conv2d(
            [9., 9., 9.],
            [0., 0., 0.]], dtype=float32)
     """
+    torch = sys.modules.get("torch")
+    if torch is not None and (isinstance(input, torch.Tensor) or isinstance(weight, torch.Tensor)):
+        return _conv2d_tensor(
+            torch, input, weight, bias, stride, padding, dilation, groups, backend
+        )
     x, w, b, spec = prepare_conv2d(input, weight, bias, stride, padding, dilation, groups)
-    impl = get_backend(DEFAULT_BACKEND if backend is None else backend)
-    out = impl.conv2d(x, w, b, spec)
+    out = resolve(backend, spec).conv2d(x, w, b, spec)
+    return out[0] if spec.unbatched else out
+
+
+def _meta(torch, a):
+    """Return a zero-memory NumPy stand-in with a tensor's shape and dtype (validation)."""
+    if not isinstance(a, torch.Tensor):
+        return a
+    try:
+        dtype = torch.empty((), dtype=a.dtype).numpy().dtype
+    except TypeError:  # bfloat16 and other dtypes NumPy lacks
+        raise TypeError(
+            f"conv2d(): tensor dtype {a.dtype} is not supported; pyconv computes in float32 "
+            "or float64"
+        ) from None
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(a.shape))
+
+
+def _conv2d_tensor(torch, input, weight, bias, stride, padding, dilation, groups, backend):
+    """Torch tensors in: validate like arrays, run on a backend that takes tensors."""
+    metas = [_meta(torch, a) for a in (input, weight, bias)]
+    _, _, _, spec = prepare_conv2d(*metas, stride, padding, dilation, groups)
+    impl = resolve(backend, spec)
+    if not getattr(impl, "accepts_tensors", False):
+        raise TypeError(
+            f"conv2d(): got a torch.Tensor, but the {getattr(impl, 'name', impl)!r} backend "
+            "computes on NumPy arrays; select the torch backend (backend='torch' or "
+            "pyconv.use_backend('torch')) to keep tensors on their device, or pass "
+            "tensor.numpy()"
+        )
+    x = input
+    if spec.unbatched:
+        x = x.unsqueeze(0) if isinstance(x, torch.Tensor) else np.asarray(x)[np.newaxis]
+    out = impl.conv2d(x, weight, bias, spec)
     return out[0] if spec.unbatched else out

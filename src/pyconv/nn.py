@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -217,7 +218,13 @@ class Conv2d:
         ndarray, shape (N, out_channels, H_out, W_out) or (out_channels, H_out, W_out)
         """
         if self.padding_mode != "zeros":
-            x = pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            torch = sys.modules.get("torch")
+            if torch is not None and isinstance(input, torch.Tensor):  # stays on its device
+                x = torch.nn.functional.pad(
+                    input, self._reversed_padding_repeated_twice, mode=self.padding_mode
+                )
+            else:
+                x = pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return conv2d(
                 x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups,
                 backend=self.backend,
@@ -291,16 +298,16 @@ class Conv2d:
         missing = [k for k in own if k not in items]
         unexpected = [k for k in items if k not in own]
         errors = []
-        if strict:
+        if strict:  # torch lists missing keys first, then unexpected ones
+            if missing:
+                errors.append(
+                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
+                )
             if unexpected:
                 errors.append(
                     "Unexpected key(s) in state_dict: "
                     + ", ".join(f'"{k}"' for k in unexpected)
                     + ". "
-                )
-            if missing:
-                errors.append(
-                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
                 )
         arrays = {}
         for key, target in own.items():
@@ -343,7 +350,8 @@ def _read_state(source) -> dict:
             except Exception as exc:
                 raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # open the file ourselves: np.load leaks it when the archive does not parse
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 if not isinstance(data, np.lib.npyio.NpzFile):
                     raise ValueError("not an .npz archive")
                 return {k: data[k] for k in data.files}

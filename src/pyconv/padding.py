@@ -33,9 +33,9 @@ def _pad_ints(pad) -> tuple[int, ...]:
         )
     out = []
     for i, v in enumerate(pad):
-        if isinstance(v, (bool, np.bool_)):
-            v = None
         try:
+            if isinstance(v, (bool, np.bool_)):
+                raise TypeError
             out.append(operator.index(v))
         except TypeError:
             raise TypeError(
@@ -99,6 +99,10 @@ def pad(
     """
     x = np.asarray(input)
     p = _pad_ints(pad)
+    if mode not in PAD_MODES:
+        raise ValueError(
+            f"Unrecognised padding mode {mode} (expected one of {', '.join(PAD_MODES)})"
+        )
     if len(p) % 2:
         raise ValueError("Padding length must be divisible by 2")
     if len(p) // 2 > x.ndim:
@@ -106,58 +110,77 @@ def pad(
             f"Padding length should be less than or equal to two times the input dimension "
             f"but got padding length {len(p)} and input of dimension {x.ndim}"
         )
-    if mode not in PAD_MODES:
-        raise ValueError(
-            f"Unrecognised padding mode {mode} (expected one of {', '.join(PAD_MODES)})"
-        )
+    k = len(p) // 2  # number of padded (trailing) axes
     if mode != "constant":
-        if value is not None:
+        if value is not None and value != 0:  # torch refuses only a non-zero value
             raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
-        k = len(p) // 2
         if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
             raise ValueError(f"Padding size {len(p)} is not supported for {x.ndim}D input tensor.")
 
     # before/after amounts per axis, last axis first in ``p``
     widths = [(0, 0)] * x.ndim
-    for i in range(len(p) // 2):
+    for i in range(k):
         widths[x.ndim - 1 - i] = (p[2 * i], p[2 * i + 1])
+    padded_axes = range(x.ndim - 1, x.ndim - 1 - k, -1)  # last axis first, as torch checks
+    out_shape = tuple(n + b + e for n, (b, e) in zip(x.shape, widths, strict=True))
 
-    padded_axes = range(x.ndim - 1, x.ndim - 1 - len(p) // 2, -1)  # last axis first, as torch
-    if mode in ("reflect", "replicate") and any(x.shape[a] == 0 for a in range(1, x.ndim)):
-        raise ValueError(
-            f"Expected {x.ndim - 1}D or {x.ndim}D (batch mode) tensor with possibly 0 batch "
-            f"size and other non-zero dimensions for input, but got: {_size(x.shape)}"
-        )
+    if mode in ("reflect", "replicate"):
+        batch_axes = 1 if x.ndim == k + 2 else 0  # only an extra leading axis is a batch
+        if any(x.shape[a] == 0 for a in range(batch_axes, x.ndim)):
+            raise ValueError(
+                f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch "
+                f"size and other non-zero dimensions for input, but got: {_size(x.shape)}"
+            )
     for a in padded_axes:
         before, after = widths[a]
-        size = x.shape[a]
-        if mode == "reflect" and (before >= size or after >= size):
+        if mode == "reflect" and (before >= x.shape[a] or after >= x.shape[a]):
             raise ValueError(
                 f"Argument #{4 + 2 * (x.ndim - 1 - a)}: Padding size should be less than the "
                 f"corresponding input dimension, but got: padding ({before}, {after}) at "
                 f"dimension {a} of input {_size(x.shape)}"
             )
-        if mode == "circular":
-            if before > size or after > size:
+    if mode == "circular":
+        for a in reversed(padded_axes):  # torch checks the outer axis first here
+            before, after = widths[a]
+            if before > x.shape[a] or after > x.shape[a]:
                 raise ValueError("Padding value causes wrapping around more than once.")
-            if size + before + after < 0:
+            if out_shape[a] < 0:
                 raise ValueError("Negative padding value is resulting in an empty dimension")
+    if mode in ("reflect", "replicate") and all(out_shape[a] < 1 for a in padded_axes):
+        # torch refuses only when every padded axis would be empty
+        axes = list(reversed(padded_axes))
+        labels = ["DHW"[3 - k + i] for i in range(k)]
+        sizes = ", ".join(f"{lab}: {x.shape[a]}" for lab, a in zip(labels, axes, strict=True))
+        outs = " ".join(f"{lab}: {out_shape[a]}" for lab, a in zip(labels, axes, strict=True))
+        raise ValueError(f"input ({sizes}) is too small. Calculated output {outs}")
     for a in padded_axes:
         before, after = widths[a]
         size = x.shape[a]
-        # constant crops before it pads (torch's narrow), the other modes after
+        # constant crops before it pads (torch's narrow)
         kept = size + min(before, 0) + min(after, 0) if mode == "constant" else 0
-        if size + before + after < 0 or kept < 0:
+        if out_shape[a] < 0 or kept < 0:
             raise ValueError(
                 f"narrow(): length must be non-negative. (pad(): padding ({before}, {after}) "
                 f"crops dimension {a} of size {size} to a negative size "
-                f"{min(size + before + after, kept)})"
+                f"{min(out_shape[a], kept)})"
             )
+    if mode == "circular":
+        for a in padded_axes:
+            if out_shape[a] == 0 and max(widths[a]) > 0:
+                raise ValueError(
+                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
+                    f"{x.shape[a]}) leaves nothing to wrap"
+                )
+    if not k or 0 in out_shape:
+        return np.zeros(out_shape, dtype=x.dtype) if 0 in out_shape else x.copy()
 
     grow = [(max(b, 0), max(e, 0)) for b, e in widths]
-    crop = tuple(slice(max(-b, 0), x.shape[a] - max(-e, 0)) for a, (b, e) in enumerate(widths))
     if mode == "circular":
         # torch crops first and wraps what is left
+        crop = tuple(
+            slice(max(-b, 0), max(max(-b, 0), n - max(-e, 0)))
+            for n, (b, e) in zip(x.shape, widths, strict=True)
+        )
         kept = x[crop]
         for a in padded_axes:
             # torch reads memory it has not written yet when a pad exceeds what is left

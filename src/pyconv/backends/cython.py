@@ -15,7 +15,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "use backend='numpy'"
     ) from exc
 
-__all__ = ["conv2d"]
+__all__ = ["CythonBackend", "conv2d"]
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -> np.ndarray:
@@ -37,3 +37,16 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
         x, w, b, spec.stride[0], spec.stride[1], top, bottom, left, right,
         spec.dilation[0], spec.dilation[1], spec.groups,
     )  # fmt: skip
+
+
+class CythonBackend:
+    """The backend object the registry loads for ``'cython'`` (no options)."""
+
+    name = "cython"
+    capabilities = None  # filled from the entry point's spec by the registry
+
+    def supports(self, spec: ConvSpec) -> bool:
+        """Every call pyconv validates runs here."""
+        return True
+
+    conv2d = staticmethod(conv2d)

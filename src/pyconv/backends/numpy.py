@@ -16,7 +16,7 @@ import numpy as np
 
 from .._spec import ConvSpec
 
-__all__ = ["accumulate", "conv2d"]
+__all__ = ["NumpyBackend", "accumulate", "conv2d"]
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -> np.ndarray:
@@ -68,3 +68,16 @@ def accumulate(x, w, b, spec: ConvSpec, acc_dtype) -> np.ndarray:
     if b is not None:
         out += b.astype(acc_dtype).reshape(1, Co, 1, 1)
     return out
+
+
+class NumpyBackend:
+    """The backend object the registry loads for ``'numpy'`` (no options)."""
+
+    name = "numpy"
+    capabilities = None  # filled from the entry point's spec by the registry
+
+    def supports(self, spec: ConvSpec) -> bool:
+        """Every call pyconv validates runs here."""
+        return True
+
+    conv2d = staticmethod(conv2d)

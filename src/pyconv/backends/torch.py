@@ -1,0 +1,88 @@
+"""The ``torch`` backend: ``torch.nn.functional.conv2d`` behind pyconv's front end.
+
+NumPy in gives NumPy out (``torch.from_numpy`` shares the memory where it can); a torch
+tensor in stays a tensor on its own device, with no copy.  Option ``device``: ``'cpu'``
+(default) or ``'cuda'`` (``pyconv.use_backend('torch', device='cuda')``): NumPy inputs
+are then copied to the GPU and the result back, which costs more than the convolution for
+most shapes; pass tensors already on the GPU to avoid it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - torch's own convention
+
+from .._spec import ConvSpec
+
+__all__ = ["TorchBackend"]
+
+
+class TorchBackend:
+    """Backend object for ``'torch'``.
+
+    Parameters
+    ----------
+    device : str or torch.device, default 'cpu'
+        Where NumPy inputs are computed.  Tensor inputs are computed on their own device.
+    """
+
+    name = "torch"
+    capabilities = None  # filled from the entry point's spec by the registry
+    accepts_tensors = True
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                "device='cuda' was asked for, but torch.cuda.is_available() is False "
+                f"(torch {torch.__version__}, built with CUDA {torch.version.cuda})"
+            )
+
+    def supports(self, spec: ConvSpec) -> bool:
+        """Every call pyconv validates runs here."""
+        return True
+
+    def conv2d(self, x, w, b, spec: ConvSpec):
+        """Convolve NumPy arrays (returns NumPy) or tensors (returns a tensor).
+
+        Parameters
+        ----------
+        x : ndarray or torch.Tensor, shape (N, C_in, H, W)
+        w : ndarray or torch.Tensor, shape (C_out, C_in / groups, kH, kW)
+        b : ndarray or torch.Tensor, shape (C_out,), or None
+        spec : ConvSpec
+
+        Returns
+        -------
+        ndarray or torch.Tensor, shape (N, C_out, H_out, W_out)
+        """
+        tensor_in = isinstance(x, torch.Tensor)
+        device = x.device if tensor_in else self.device
+        tx = x if tensor_in else _tensor(x, device)
+        tw = _tensor(w, device)
+        tb = None if b is None else _tensor(b, device)
+        top, bottom, left, right = spec.padding
+        if top == bottom and left == right:
+            padding = (top, left)
+        else:  # padding='same' with an even kernel: pad explicitly (torch's 'same' warns)
+            tx = F.pad(tx, (left, right, top, bottom))
+            padding = (0, 0)
+        out = F.conv2d(tx, tw, tb, spec.stride, padding, spec.dilation, spec.groups)
+        if tensor_in:
+            return out
+        return out.cpu().numpy() if out.device.type != "cpu" else out.numpy()
+
+
+def _tensor(a, device):
+    if isinstance(a, torch.Tensor):
+        return a if a.device == device else a.to(device)
+    a = np.asarray(a)
+    if (
+        not a.flags.writeable
+        or any(s < 0 for s in a.strides)
+        or any(s % a.itemsize for s in a.strides)
+    ):
+        a = np.ascontiguousarray(a)  # from_numpy refuses these layouts
+    t = torch.from_numpy(a)
+    return t if device.type == "cpu" else t.to(device)
