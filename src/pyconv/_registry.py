@@ -33,6 +33,11 @@ from typing import Any
 
 from ._spec import ConvSpec
 
+# Import the ``pyconv.backends`` subpackage now, while ``pyconv/__init__.py`` is running:
+# importing a submodule sets it as an attribute of its parent, so a first import later
+# (in ``_discover``) would replace the function ``pyconv.backends`` with the subpackage.
+from .backends import _specs
+
 __all__ = [
     "API_VERSION",
     "ENTRY_POINT_GROUP",
@@ -97,6 +102,8 @@ class Capabilities:
         The constant ``c`` of the contract.
     deterministic : bool
         Bitwise identical results for identical calls, whatever the thread count.
+    universal : bool
+        Derived: every call pyconv validates is covered (dispatch skips the check).
     """
 
     dtypes: tuple[str, ...] = ("float32", "float64")
@@ -120,6 +127,15 @@ class Capabilities:
         for key in ("dtypes", "padding", "devices"):
             if key in kw:
                 kw[key] = tuple(kw[key])
+        for key in ("stride", "dilation", "groups", "deterministic"):
+            if key in kw and not isinstance(kw[key], bool):
+                raise ValueError(f"{key} must be true or false, got {kw[key]!r}")
+        if "accuracy_c" in kw and (
+            isinstance(kw["accuracy_c"], bool)
+            or not isinstance(kw["accuracy_c"], (int, float))
+            or not kw["accuracy_c"] > 0
+        ):
+            raise ValueError(f"accuracy_c must be a positive number, got {kw['accuracy_c']!r}")
         caps = cls(**kw)
         if not set(caps.dtypes) <= {"float32", "float64"}:
             raise ValueError(f"dtypes must be float32 / float64, got {caps.dtypes}")
@@ -129,16 +145,16 @@ class Capabilities:
             raise ValueError(f"accuracy must be 'elementwise' or 'normwise', got {caps.accuracy!r}")
         return caps
 
-    @property
-    def universal(self) -> bool:
-        """True when every call pyconv can validate is declared supported."""
-        return (
+    def __post_init__(self) -> None:
+        # computed once: dispatch asks on every call
+        universal = (
             set(self.dtypes) == {"float32", "float64"}
-            and self.stride
-            and self.dilation
-            and self.groups
+            and self.stride is True
+            and self.dilation is True
+            and self.groups is True
             and set(self.padding) == set(_PADDING_KINDS)
         )
+        object.__setattr__(self, "universal", universal)
 
     def check(self, spec: ConvSpec) -> bool | str:
         """Return True if the declaration covers ``spec``, else the reason it does not."""
@@ -304,8 +320,6 @@ def _discover() -> dict[str, BackendInfo]:
             info = _info_from_spec(ep.name, ep.value, dist, spec)
         infos[ep.name] = info
     # Running from a source tree without installed metadata: the built-ins still exist.
-    from .backends import _specs
-
     for name in BUILTIN_NAMES:
         if name not in infos:
             info = _info_from_spec(
@@ -397,6 +411,12 @@ def load_backend(name: str, **options: Any) -> Any:
     module_name, _, attr = info.implementation.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # a TypeError here is a broken module, not a bad option
+        raise BackendUnavailableError(
+            f"backend {name!r} failed to load its implementation {info.implementation!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    try:
         obj = factory(**options)
     except TypeError as exc:
         if options:

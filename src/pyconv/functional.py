@@ -123,8 +123,9 @@ def _meta(torch, a):
 
 def _conv2d_tensor(torch, input, weight, bias, stride, padding, dilation, groups, backend):
     """Torch tensors in: validate like arrays, run on a backend that takes tensors."""
-    metas = [_meta(torch, a) for a in (input, weight, bias)]
-    _, _, _, spec = prepare_conv2d(*metas, stride, padding, dilation, groups)
+    args = (input, weight, bias)
+    prepared = prepare_conv2d(*[_meta(torch, a) for a in args], stride, padding, dilation, groups)
+    spec = prepared[3]
     impl = resolve(backend, spec)
     if not getattr(impl, "accepts_tensors", False):
         raise TypeError(
@@ -133,8 +134,10 @@ def _conv2d_tensor(torch, input, weight, bias, stride, padding, dilation, groups
             "pyconv.use_backend('torch')) to keep tensors on their device, or pass "
             "tensor.numpy()"
         )
-    x = input
-    if spec.unbatched:
-        x = x.unsqueeze(0) if isinstance(x, torch.Tensor) else np.asarray(x)[np.newaxis]
-    out = impl.conv2d(x, weight, bias, spec)
+    # tensors as given; arrays as prepare_conv2d normalised them (batched, native byte order)
+    arrays = zip(args, prepared[:3], strict=True)
+    x, w, b = (a if isinstance(a, torch.Tensor) else p for a, p in arrays)
+    if spec.unbatched and isinstance(x, torch.Tensor):
+        x = x.unsqueeze(0)
+    out = impl.conv2d(x, w, b, spec)
     return out[0] if spec.unbatched else out

@@ -83,6 +83,8 @@ def _tensor(a, device):
         or any(s < 0 for s in a.strides)
         or any(s % a.itemsize for s in a.strides)
     ):
-        a = np.ascontiguousarray(a)  # from_numpy refuses these layouts
+        # from_numpy refuses these layouts and warns on read-only arrays: copy (to a
+        # writable array; ascontiguousarray would return a contiguous read-only one as is)
+        a = a.copy(order="C")
     t = torch.from_numpy(a)
     return t if device.type == "cpu" else t.to(device)
