@@ -71,7 +71,8 @@ class TorchBackend:
         out = F.conv2d(tx, tw, tb, spec.stride, padding, spec.dilation, spec.groups)
         if tensor_in:
             return out
-        return out.cpu().numpy() if out.device.type != "cpu" else out.numpy()
+        # NumPy in, NumPy out: a weight that requires grad must not leak autograd state
+        return out.detach().cpu().numpy()
 
 
 def _tensor(a, device):
