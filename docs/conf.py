@@ -33,6 +33,35 @@ html_theme = "alabaster"
 html_static_path: list[str] = []
 intersphinx_mapping: dict = {}
 
+
+# The backends table: generated from the installed backends' own declarations.
+def _backends_table() -> str:
+    rows = [
+        "| backend | distribution | status | dtypes | stride / dilation / groups | padding "
+        "| devices | accuracy | deterministic |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for b in pyconv.backends():
+        c = b.capabilities
+        status = "available" if b.available else f"unavailable: {b.reason}"
+        if c is None:
+            rows.append(f"| {b.name} | {b.distribution} | {status} | | | | | | |")
+            continue
+        flags = " / ".join(
+            "yes" if getattr(c, f) else "no" for f in ("stride", "dilation", "groups")
+        )
+        rows.append(
+            f"| `{b.name}` | {b.distribution} {b.version or ''} | {status} | "
+            f"{', '.join(c.dtypes)} | {flags} | {', '.join(c.padding)} | {', '.join(c.devices)} "
+            f"| {c.accuracy} (c = {c.accuracy_c:g}) | {'yes' if c.deterministic else 'no'} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+os.makedirs(os.path.join(os.path.dirname(__file__), "_generated"), exist_ok=True)
+with open(os.path.join(os.path.dirname(__file__), "_generated", "backends_table.md"), "w") as _f:
+    _f.write(_backends_table())
+
 # Pictures for the tutorial: run the article's demo into _generated/demo.
 _here = os.path.dirname(__file__)
 _demo = os.path.join(_here, "_generated", "demo")

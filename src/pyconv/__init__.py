@@ -44,6 +44,7 @@ from ._registry import (
     set_backend,
     use_backend,
 )
+from ._spec import ConvSpec
 from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
 from .functional import conv2d
@@ -56,6 +57,7 @@ __all__ = [
     "BackendWarning",
     "Capabilities",
     "Conv2d",
+    "ConvSpec",
     "UnsupportedCallError",
     "__version__",
     "backends",
