@@ -8,6 +8,11 @@ demo
     ``ToPILImage`` writes them (plus readable, normalised versions).
 show-config
     :func:`pyconv.show_config`.
+backends
+    List the backends, their status and capabilities.
+check NAME
+    Run the conformance suite (:func:`pyconv.testing.check_backend`) on a backend and
+    print the report; exit status 0 when every case it declares passes, 1 otherwise.
 
 Exit status: 0 on success; 1 when the work failed (files that cannot be written, a
 backend that cannot be loaded, results that disagree); 2 for a bad command line (unknown
@@ -45,6 +50,7 @@ examples:
   pyconv demo --out /tmp/demo         ... somewhere else
   pyconv demo --backend numpy         use the pure-NumPy reference backend
   pyconv show-config
+  pyconv check numpy                  run the conformance suite on a backend
   python -m pyconv demo               the same, without the console script
 
 exit status: 0 success, 1 failure (e.g. files cannot be written), 2 bad command line.
@@ -139,7 +145,66 @@ def _build_parser() -> argparse.ArgumentParser:
         "and what it declares it supports.",
     )
     bk.set_defaults(func=_cmd_backends)
+
+    ck = sub.add_parser(
+        "check",
+        help="run the conformance suite on a backend and print the report",
+        description="Run pyconv's conformance suite (pyconv.testing.check_backend) on an "
+        "installed backend: torch's golden results within the accuracy contract the backend "
+        "declares, the error cases, and the properties. Cases the backend does not declare "
+        "are skipped with the reason. Exit status: 0 when every declared case passes, 1 when "
+        "one fails (or the backend cannot be loaded), 2 for an unknown backend.",
+        epilog="examples:\n  pyconv check numpy\n  pyconv check torch --option device=cuda"
+        "\n  pyconv check fft --verbose",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ck.add_argument("name", metavar="NAME", help="the backend (see `pyconv backends`)")
+    ck.add_argument(
+        "--option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="an option for the backend's constructor (repeatable); VALUE is read as a "
+        "Python literal when it is one (2, 0.5, True, None), else as a string",
+    )
+    ck.add_argument("-v", "--verbose", action="store_true", help="also list the cases that passed")
+    ck.set_defaults(func=_cmd_check)
     return parser
+
+
+def _option(text: str) -> tuple[str, object]:
+    """Parse ``KEY=VALUE`` (VALUE a Python literal, or else a string)."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise CLIError(f"--option expects KEY=VALUE, got {text!r}", status=2)
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ._registry import load_backend
+    from .testing import GoldenDataError, check_backend
+
+    options = dict(_option(o) for o in args.option)
+    try:
+        obj = load_backend(args.name, **options)
+    except ValueError as exc:
+        raise CLIError(str(exc), status=2) from None
+    except TypeError as exc:  # options the backend's constructor rejects
+        raise CLIError(str(exc), status=2) from None
+    except ImportError as exc:
+        raise CLIError(f"backend {args.name!r} cannot be loaded: {exc}", status=1) from None
+    try:
+        report = check_backend(obj)
+    except GoldenDataError as exc:
+        raise CLIError(str(exc), status=1) from None
+    print(report.summary(verbose=args.verbose))
+    return 0 if report.ok else 1
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:

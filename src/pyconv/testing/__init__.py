@@ -1,104 +1,130 @@
-"""Tools to prove a conv2d implementation correct (the conformance suite grows here).
+"""The conformance suite: prove a conv2d backend right, ours or a third party's.
 
-The accuracy contract (DESIGN.md section 4): with ``exact`` the same convolution computed
-in higher precision, every output element must satisfy::
+One call runs everything on an installed backend (or on a backend object)::
 
-    |got - exact| <= c * (K + 1) * eps(dtype) * A
+    >>> from pyconv.testing import check_backend
+    >>> report = check_backend("numpy")
+    >>> report.ok, report.contract
+    (True, 'elementwise')
+    >>> print(report)  # doctest: +ELLIPSIS
+    pyconv conformance: backend 'numpy', elementwise accuracy contract (c=2), deterministic
+    golden data: ... value and ... error cases from torch ...
+    ...
+    OK
 
-where ``K = C_in / groups * kH * kW`` is the number of products summed per output,
-``A = conv(|input|, |weight|) + |bias|`` and ``c = 2`` for a backend that declares
-elementwise accuracy.  Any order of summation in the working precision satisfies it (the
-classical bound is ``K * eps / 2 * A``), so it tests semantics, not a particular order.
+The same from the shell: ``pyconv check numpy`` (exit status 0 when everything the
+backend declares passes).  In a backend's own pytest suite, one test per case::
+
+    from pyconv.testing import conformance_cases, run_case
+
+    @pytest.mark.parametrize("case", conformance_cases(
+        "mybackend", expected_failures={"golden-dil2-k3": "known bug #12"}))
+    def test_conformance(case):
+        run_case(case)
+
+What is checked
+---------------
+golden cases (``golden-...``)
+    conv2d calls whose expected result PyTorch computed in float64 when the data was made
+    (``tools/make_golden.py`` in the source tree; the files ship in
+    ``pyconv/testing/data/`` and record the torch version): kernels 1x1 to 7x7, even and
+    non-square; strides; symmetric padding, ``'valid'``, and ``'same'`` (asymmetric with
+    an even kernel); dilation; groups, depthwise and channel multipliers; with and
+    without bias; unbatched input; an empty batch; 1x1 outputs; float32 and float64;
+    every combination of stride, padding, dilation, groups, bias and dtype; data that
+    stresses rounding; and the article's examples verbatim (the dark line must round to
+    ``[[[27, 28, 23], [220, 220, 224], [16, 16, 28]]]``).  The check does not use pyconv's
+    own reference implementation.
+error cases (``error-...``)
+    invalid calls (wrong ranks, channel mismatch, bad groups, kernel larger than the
+    input, negative padding, zero stride, ``'same'`` with a stride, mixed or unsupported
+    dtypes, ...) made through :func:`pyconv.conv2d` with ``backend=`` the backend under
+    test: validation is pyconv's front end, so every backend raises the same type
+    (``ValueError`` or ``TypeError``).
+properties (``prop-...``)
+    through the backend itself: torch's output-shape formula; the per-channel
+    decomposition (the article's third experiment); groups = split + concatenate; bias
+    additivity; odd memory layouts (non-contiguous, Fortran order, negative strides,
+    read-only, channels-last, unaligned); the dtype kept and a new array returned; inputs
+    left unmodified; and, for backends that declare it, bitwise determinism (repeated
+    calls, and one thread against several).
+
+Each case declares what it needs (dtype, stride, dilation, groups, padding kind,
+determinism).  A case the backend's :class:`pyconv.Capabilities` (or its
+``supports(spec)``) does not declare is *skipped* with the reason; a declared case that
+fails is a *failure*.  A missing or damaged data file raises :class:`GoldenDataError`;
+it is never regenerated silently.
+
+The accuracy contracts
+----------------------
+With ``exact`` the same convolution computed in higher precision, ``K = C_in / groups *
+kH * kW`` the number of products summed per output element, ``eps`` the machine epsilon
+of the call's dtype and ``A = conv(|input|, |weight|) + |bias|``:
+
+elementwise (the default; direct and GEMM-based algorithms)
+    every output element satisfies ``|got - exact| <= c * (K + 1) * eps * A``
+    (``c = 2`` by default).  Any order of summation in the working precision satisfies
+    it (the classical bound is ``K * eps / 2 * A``), so it tests semantics, not a
+    particular order; elements whose products are all exactly zero must be exactly zero.
+normwise (transform-based algorithms: FFT, Winograd)
+    every output element satisfies ``|got - exact| <= c * (K + 1) * eps * max(A)``, the
+    maximum taken over the whole output of the call: an error anywhere is measured
+    against the largest magnitude of the output, as a transform spreads rounding errors
+    over all elements.
+
+A backend declares its contract in its capabilities (``accuracy``, ``accuracy_c``); the
+suite checks that one and the report says which.  :func:`assert_conv_close` and
+:func:`accuracy_report` check one call (``contract=``, ``c=``); :func:`exact_conv2d`
+gives the reference those two use (pyconv's float64 / long double accumulation).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from ._accuracy import (
+    CONTRACTS,
+    accuracy_bound,
+    accuracy_report,
+    assert_conv_close,
+    compare_to_exact,
+    exact_conv2d,
+)
+from ._golden import ErrorCase, GoldenCase, GoldenData, GoldenDataError, load_golden
+from ._suite import (
+    CaseSkipped,
+    ConformanceCase,
+    ConformanceFailure,
+    ConformanceReport,
+    check_backend,
+    collect_cases,
+    conformance_cases,
+    run_case,
+)
 
-from .._spec import prepare_conv2d
-from ..backends.numpy import accumulate
+__all__ = [
+    "CONTRACTS",
+    "CaseSkipped",
+    "ConformanceCase",
+    "ConformanceFailure",
+    "ConformanceReport",
+    "ErrorCase",
+    "GoldenCase",
+    "GoldenData",
+    "GoldenDataError",
+    "accuracy_bound",
+    "accuracy_report",
+    "assert_conv_close",
+    "check_backend",
+    "collect_cases",
+    "compare_to_exact",
+    "conformance_cases",
+    "exact_conv2d",
+    "load_golden",
+    "run_case",
+]
 
-__all__ = ["accuracy_report", "assert_conv_close", "exact_conv2d"]
-
-# float64 results are checked against an extended-precision reference where the platform
-# has one (x86-64: 80-bit long double), so the reference's own rounding does not count.
-_EXACT = {np.dtype(np.float32): np.float64, np.dtype(np.float64): np.longdouble}
-
-
-def exact_conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """Return ``(exact, A, K, dtype)`` for a conv2d call, both arrays in high precision.
-
-    Parameters are those of :func:`pyconv.conv2d`.  ``exact`` and ``A`` have the call's
-    output shape (unbatched if the input is) and dtype float64 (float32 calls) or
-    longdouble (float64 calls).
-    """
-    x, w, b, spec = prepare_conv2d(input, weight, bias, stride, padding, dilation, groups)
-    acc = _EXACT[spec.dtype]
-    exact = accumulate(x, w, b, spec, acc)
-    absb = None if b is None else np.abs(b)
-    magnitude = accumulate(np.abs(x), np.abs(w), absb, spec, acc)
-    if spec.unbatched:
-        exact, magnitude = exact[0], magnitude[0]
-    K = spec.in_channels // spec.groups * spec.kernel_size[0] * spec.kernel_size[1]
-    return exact, magnitude, K, spec.dtype
-
-
-def accuracy_report(
-    got, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, c: float = 2.0
-) -> dict:
-    """Measure ``got`` against the elementwise accuracy contract.
-
-    Returns
-    -------
-    dict
-        ``ok`` (bool), ``worst`` (largest ``|got - exact| / bound``; <= 1 passes),
-        ``max_abs_err``, ``bound_at_worst``, ``shape_ok`` and ``dtype_ok``.
-    """
-    exact, magnitude, K, dtype = exact_conv2d(
-        input, weight, bias, stride, padding, dilation, groups
-    )
-    got = np.asarray(got)
-    report = {"shape_ok": got.shape == exact.shape, "dtype_ok": got.dtype == dtype}
-    if not report["shape_ok"]:
-        report.update(ok=False, worst=np.inf, max_abs_err=np.inf, bound_at_worst=0.0)
-        return report
-    eps = np.finfo(dtype).eps
-    bound = c * (K + 1) * eps * magnitude
-    g = got.astype(exact.dtype)
-    with np.errstate(invalid="ignore"):
-        err = np.abs(g - exact)
-        nan_ok = np.isnan(g) == np.isnan(exact)
-        inf_ok = np.where(np.isinf(exact), g == exact, True)
-        finite = np.isfinite(exact)
-        # a zero bound (all products exactly zero) demands an exact zero
-        ratio = np.where(finite, err / np.where(bound > 0, bound, np.inf), 0.0)
-        ratio = np.where(finite & (bound == 0) & (err > 0), np.inf, ratio)
-    worst_i = np.unravel_index(np.argmax(ratio), ratio.shape) if ratio.size else ()
-    worst = float(ratio[worst_i]) if ratio.size else 0.0
-    report.update(
-        ok=bool(report["dtype_ok"] and nan_ok.all() and inf_ok.all() and worst <= 1.0),
-        worst=worst,
-        max_abs_err=float(np.nanmax(err)) if err.size else 0.0,
-        bound_at_worst=float(bound[worst_i]) if ratio.size else 0.0,
-        nan_ok=bool(nan_ok.all()),
-        inf_ok=bool(inf_ok.all()),
-    )
-    return report
-
-
-def assert_conv_close(
-    got, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, c: float = 2.0
-) -> None:
-    """Assert ``got`` satisfies the elementwise accuracy contract for this conv2d call.
-
-    Raises
-    ------
-    AssertionError
-        With the worst element's error, its bound and the shapes / dtypes involved.
-    """
-    r = accuracy_report(got, input, weight, bias, stride, padding, dilation, groups, c=c)
-    if not r["ok"]:
-        raise AssertionError(
-            f"conv2d result violates the accuracy contract (c={c}): {r}; "
-            f"got shape {np.shape(got)} dtype {np.asarray(got).dtype}"
-        )
+# Document the public names where users import them from.
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and not isinstance(_obj, tuple):
+        _obj.__module__ = __name__
+del _name, _obj
