@@ -519,9 +519,8 @@ def _from_selection(sel: _Selection, spec: ConvSpec) -> Any:
 
 
 def _default() -> Any:
+    """Load (once) the backend used when nothing is selected and PYCONV_BACKEND is unset."""
     global _default_obj
-    if _env_choice is not None:
-        return _from_selection(_Selection.make(_env_choice, {}), _NO_SPEC)
     try:
         _default_obj = load_backend(DEFAULT_BACKEND)
     except BackendUnavailableError as exc:
@@ -533,9 +532,6 @@ def _default() -> Any:
         )
         _default_obj = load_backend("numpy")
     return _default_obj
-
-
-_NO_SPEC: Any = None
 
 
 def resolve(backend: Any, spec: ConvSpec) -> Any:
