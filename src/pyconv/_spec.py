@@ -96,7 +96,7 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
     return arr
 
 
-def _int(value, name: str) -> int:
+def _int(value, name: str, who: str = "conv2d") -> int:
     """Read an int argument as torch's parser does: Python or NumPy integers, no bools."""
     if not isinstance(value, (bool, np.bool_)):
         try:
@@ -104,7 +104,7 @@ def _int(value, name: str) -> int:
         except TypeError:
             pass
     raise TypeError(
-        f"conv2d(): argument '{name}' must be int, but got {type(value).__name__} ({value!r})"
+        f"{who}(): argument '{name}' must be int, but got {type(value).__name__} ({value!r})"
     )
 
 

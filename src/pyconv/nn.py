@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 import os
 import sys
 from typing import NamedTuple
@@ -11,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._spec import _int
 from .functional import conv2d
 from .padding import pad
 
@@ -28,12 +28,7 @@ class IncompatibleKeys(NamedTuple):
 
 
 def _index(value, name: str) -> int:
-    if not isinstance(value, (bool, np.bool_)):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"Conv2d(): {name} must be an int, but got {type(value).__name__} ({value!r})")
+    return _int(value, name, who="Conv2d")
 
 
 def _pair(value, name: str) -> tuple:

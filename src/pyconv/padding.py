@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._spec import _size
+
 __all__ = ["PAD_MODES", "pad"]
 
 #: torch mode name -> numpy.pad mode name.
@@ -43,10 +45,6 @@ def _pad_ints(pad) -> tuple[int, ...]:
                 f"{type(v).__name__} at pos {i}"
             ) from None
     return tuple(out)
-
-
-def _size(shape) -> str:
-    return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
 def pad(
