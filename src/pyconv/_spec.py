@@ -13,6 +13,7 @@ types and dtypes, and sometimes appends a hint after the torch text.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import NamedTuple
 
@@ -31,6 +32,12 @@ _TORCH_TENSOR_TYPE = {
 _TORCH_SCALAR_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _PADDING_STRINGS = ("valid", "same")
+
+# Sizes are computed in signed 64-bit integers by the kernels (and by torch): every integer
+# argument, padded size, element and byte count must fit, or the call is refused up front.
+_INT64_MAX = (1 << 63) - 1
+# torch's own limit, so that H + 2 * padding cannot overflow for any H torch can hold.
+_MAX_PADDING = _INT64_MAX // 2
 
 
 class ConvSpec(NamedTuple):
@@ -113,14 +120,27 @@ def _ints(value, name: str) -> tuple[int, ...]:
     if isinstance(value, np.ndarray) and value.ndim == 1:
         value = value.tolist()
     if isinstance(value, (tuple, list)):
-        return tuple(_int(v, name) for v in value)
-    try:
-        return (_int(value, name),)
-    except TypeError:
-        raise TypeError(
-            f"conv2d(): argument '{name}' must be an int or a tuple of 2 ints, "
-            f"but got {type(value).__name__} ({value!r})"
-        ) from None
+        items = tuple(_int(v, name) for v in value)
+    else:
+        try:
+            items = (_int(value, name),)
+        except TypeError:
+            raise TypeError(
+                f"conv2d(): argument '{name}' must be an int or a tuple of 2 ints, "
+                f"but got {type(value).__name__} ({value!r})"
+            ) from None
+    for v in items:
+        _check_int64(v, name)
+    return items
+
+
+def _check_int64(value: int, name: str, who: str = "conv2d") -> None:
+    """Refuse an int that a signed 64-bit integer cannot hold (torch: ValueError too)."""
+    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise ValueError(
+            f"{who}(): argument '{name}' is {value}, which does not fit in a signed 64-bit "
+            f"integer (torch: Overflow when unpacking long long)"
+        )
 
 
 def _pair(items: tuple[int, ...], name: str) -> tuple[int, int]:
@@ -149,6 +169,40 @@ def _check_rank(x: np.ndarray) -> None:
             "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: "
             + _size(x.shape)
         )
+
+
+def _check_nbytes(what: str, shape: tuple[int, ...], itemsize: int, hint: str) -> None:
+    """Refuse an array whose size or byte count overflows a signed 64-bit integer.
+
+    Python ints do not overflow, so this is exact.  Without it the kernels' int64 index
+    arithmetic would wrap around (a huge padding could give a small, wrong output).  A
+    size that fits but cannot be allocated is left to ``numpy.empty``'s ``MemoryError``,
+    which names it.
+    """
+    count = math.prod(shape)
+    if max(shape, default=0) > _INT64_MAX or count * itemsize > _INT64_MAX:
+        raise ValueError(
+            f"{what} would have shape {_size(shape)}: {count} elements of {itemsize} bytes = "
+            f"{count * itemsize} bytes, more than a signed 64-bit byte count can hold "
+            f"({_INT64_MAX}); reduce {hint}"
+        )
+
+
+def _check_sizes(in_shape, Hp: int, Wp: int, out_shape, itemsize: int) -> None:
+    """Refuse a call whose padded input or output byte count overflows 64 bits.
+
+    torch refuses these calls too (an allocation error, or a wrapped negative size in its
+    message); pyconv says which size overflows.  The padded input counts because backends
+    (the reference, the compiled kernels) materialise it or index into it.
+    """
+    N, C = in_shape[:2]
+    _check_nbytes("conv2d(): the padded input", (N, C, Hp, Wp), itemsize, "the padding")
+    _check_nbytes(
+        "conv2d(): the output",
+        tuple(out_shape),
+        itemsize,
+        "the padding, the batch or the channels, or use a larger stride",
+    )
 
 
 def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
@@ -190,6 +244,7 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
     stride_ints = _ints(stride, "stride")
     dil_ints = _ints(dilation, "dilation")
     groups = _int(groups, "groups")
+    _check_int64(groups, "groups")
 
     # torch checks a padding string after the input's rank but before the bias dtype,
     # and the bias dtype before the rank otherwise (two different code paths).
@@ -224,6 +279,13 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
         raise ValueError("negative padding is not supported")
     if sh <= 0 or sw <= 0:
         raise ValueError("non-positive stride is not supported")
+    if pad_str is None:
+        for dim, p in enumerate((ph, pw)):
+            if p > _MAX_PADDING:
+                raise ValueError(
+                    f"Given padding={p} at dimension {dim} , expected padding to be at most "
+                    f"{_MAX_PADDING}"
+                )
     if dh < 0 or dw < 0:
         raise ValueError("dilation should be greater than zero")
     if dh == 0 or dw == 0:
@@ -285,6 +347,9 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
             f"{w.dtype}; convert one with .astype())"
         )
 
+    output_size = ((Hp - ekH) // sh + 1, (Wp - ekW) // sw + 1)
+    _check_sizes(x.shape, Hp, Wp, (N, Co, *output_size), x.dtype.itemsize)
+
     if b is not None and not b.flags.c_contiguous:
         b = np.ascontiguousarray(b)
     spec = ConvSpec(
@@ -298,7 +363,7 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
         padding=pads,
         dilation=(dh, dw),
         groups=groups,
-        output_size=((Hp - ekH) // sh + 1, (Wp - ekW) // sw + 1),
+        output_size=output_size,
         dtype=x.dtype,
         has_bias=b is not None,
         unbatched=unbatched,

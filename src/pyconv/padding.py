@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._spec import _size
+from ._spec import _check_int64, _check_nbytes, _size
 
 __all__ = ["PAD_MODES", "pad"]
 
@@ -44,6 +44,7 @@ def _pad_ints(pad) -> tuple[int, ...]:
                 f"pad(): argument 'pad' must be tuple of ints, but found element of type "
                 f"{type(v).__name__} at pos {i}"
             ) from None
+        _check_int64(out[-1], "pad", who="pad")
     return tuple(out)
 
 
@@ -121,6 +122,7 @@ def pad(
         widths[x.ndim - 1 - i] = (p[2 * i], p[2 * i + 1])
     padded_axes = range(x.ndim - 1, x.ndim - 1 - k, -1)  # last axis first, as torch checks
     out_shape = tuple(n + b + e for n, (b, e) in zip(x.shape, widths, strict=True))
+    _check_nbytes("pad(): the output", out_shape, x.dtype.itemsize, "the padding")
 
     if mode in ("reflect", "replicate"):
         batch_axes = 1 if x.ndim == k + 2 else 0  # only an extra leading axis is a batch
