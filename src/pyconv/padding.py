@@ -97,80 +97,8 @@ def pad(
     array([3., 4., 1., 2., 3., 4., 1.])
     """
     x = np.asarray(input)
-    p = _pad_ints(pad)
-    if mode not in PAD_MODES:
-        raise ValueError(
-            f"Unrecognised padding mode {mode} (expected one of {', '.join(PAD_MODES)})"
-        )
-    if len(p) % 2:
-        raise ValueError("Padding length must be divisible by 2")
-    if len(p) // 2 > x.ndim:
-        raise ValueError(
-            f"Padding length should be less than or equal to two times the input dimension "
-            f"but got padding length {len(p)} and input of dimension {x.ndim}"
-        )
-    k = len(p) // 2  # number of padded (trailing) axes
-    if mode != "constant":
-        if value is not None and value != 0:  # torch refuses only a non-zero value
-            raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
-        if k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
-            raise ValueError(f"Padding size {len(p)} is not supported for {x.ndim}D input tensor.")
-
-    # before/after amounts per axis, last axis first in ``p``
-    widths = [(0, 0)] * x.ndim
-    for i in range(k):
-        widths[x.ndim - 1 - i] = (p[2 * i], p[2 * i + 1])
-    padded_axes = range(x.ndim - 1, x.ndim - 1 - k, -1)  # last axis first, as torch checks
-    out_shape = tuple(n + b + e for n, (b, e) in zip(x.shape, widths, strict=True))
-    _check_nbytes("pad(): the output", out_shape, x.dtype.itemsize, "the padding")
-
-    if mode in ("reflect", "replicate"):
-        batch_axes = 1 if x.ndim == k + 2 else 0  # only an extra leading axis is a batch
-        if any(x.shape[a] == 0 for a in range(batch_axes, x.ndim)):
-            raise ValueError(
-                f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch "
-                f"size and other non-zero dimensions for input, but got: {_size(x.shape)}"
-            )
-    for a in padded_axes:
-        before, after = widths[a]
-        if mode == "reflect" and (before >= x.shape[a] or after >= x.shape[a]):
-            raise ValueError(
-                f"Argument #{4 + 2 * (x.ndim - 1 - a)}: Padding size should be less than the "
-                f"corresponding input dimension, but got: padding ({before}, {after}) at "
-                f"dimension {a} of input {_size(x.shape)}"
-            )
-    if mode == "circular":
-        for a in reversed(padded_axes):  # torch checks the outer axis first here
-            before, after = widths[a]
-            if before > x.shape[a] or after > x.shape[a]:
-                raise ValueError("Padding value causes wrapping around more than once.")
-            if out_shape[a] < 0:
-                raise ValueError("Negative padding value is resulting in an empty dimension")
-    if mode in ("reflect", "replicate") and all(out_shape[a] < 1 for a in padded_axes):
-        # torch refuses only when every padded axis would be empty
-        axes = list(reversed(padded_axes))
-        labels = ["DHW"[3 - k + i] for i in range(k)]
-        sizes = ", ".join(f"{lab}: {x.shape[a]}" for lab, a in zip(labels, axes, strict=True))
-        outs = " ".join(f"{lab}: {out_shape[a]}" for lab, a in zip(labels, axes, strict=True))
-        raise ValueError(f"input ({sizes}) is too small. Calculated output {outs}")
-    for a in padded_axes:
-        before, after = widths[a]
-        size = x.shape[a]
-        # constant crops before it pads (torch's narrow)
-        kept = size + min(before, 0) + min(after, 0) if mode == "constant" else 0
-        if out_shape[a] < 0 or kept < 0:
-            raise ValueError(
-                f"narrow(): length must be non-negative. (pad(): padding ({before}, {after}) "
-                f"crops dimension {a} of size {size} to a negative size "
-                f"{min(out_shape[a], kept)})"
-            )
-    if mode == "circular":
-        for a in padded_axes:
-            if out_shape[a] == 0 and max(widths[a]) > 0:
-                raise ValueError(
-                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
-                    f"{x.shape[a]}) leaves nothing to wrap"
-                )
+    widths, out_shape = pad_plan(x.shape, pad, mode, value, itemsize=x.dtype.itemsize)
+    k = len(pad) // 2  # number of padded (trailing) axes; pad_plan checked the values
     if not k or 0 in out_shape:
         return np.zeros(out_shape, dtype=x.dtype) if 0 in out_shape else x.copy()
 
@@ -182,15 +110,6 @@ def pad(
             for n, (b, e) in zip(x.shape, widths, strict=True)
         )
         kept = x[crop]
-        for a in padded_axes:
-            # torch reads memory it has not written yet when a pad exceeds what is left
-            # after the crop; refuse rather than invent an answer
-            if max(grow[a]) > kept.shape[a]:
-                raise ValueError(
-                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
-                    f"{x.shape[a]}) wraps more than once around the {kept.shape[a]} "
-                    f"elements left after cropping"
-                )
         return np.pad(kept, grow, mode="wrap")
 
     # Pad the positive amounts, then crop the negative ones: for reflect and replicate a
@@ -208,3 +127,126 @@ def pad(
         )
     ]
     return np.array(out, copy=True) if np.shares_memory(out, x) else out
+
+
+def pad_plan(
+    shape: tuple[int, ...],
+    pad: Sequence[int],
+    mode: str = "constant",
+    value: float | None = None,
+    *,
+    itemsize: int = 1,
+) -> tuple[list[tuple[int, int]], tuple[int, ...]]:
+    """Check a :func:`pad` call from the input's shape alone, with torch's errors.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The input's shape.
+    pad, mode, value
+        As for :func:`pad`.
+    itemsize : int, default 1
+        Bytes per element, for the check that the output's byte count fits 64 bits.
+
+    Returns
+    -------
+    widths : list of (int, int)
+        ``(before, after)`` for every axis of the input (negative values crop).
+    out_shape : tuple of int
+        The shape :func:`pad` returns.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Exactly what :func:`pad` raises for an input of this shape; used to validate a
+        padding that is applied lazily (Dask arrays) without touching any data.
+    """
+    shape = tuple(shape)
+    ndim = len(shape)
+    p = _pad_ints(pad)
+    if mode not in PAD_MODES:
+        raise ValueError(
+            f"Unrecognised padding mode {mode} (expected one of {', '.join(PAD_MODES)})"
+        )
+    if len(p) % 2:
+        raise ValueError("Padding length must be divisible by 2")
+    if len(p) // 2 > ndim:
+        raise ValueError(
+            f"Padding length should be less than or equal to two times the input dimension "
+            f"but got padding length {len(p)} and input of dimension {ndim}"
+        )
+    k = len(p) // 2  # number of padded (trailing) axes
+    if mode != "constant":
+        if value is not None and value != 0:  # torch refuses only a non-zero value
+            raise ValueError(f'Padding mode "{mode}" doesn\'t take in value argument')
+        if k not in (1, 2, 3) or ndim not in (k + 1, k + 2):
+            raise ValueError(f"Padding size {len(p)} is not supported for {ndim}D input tensor.")
+
+    # before/after amounts per axis, last axis first in ``p``
+    widths = [(0, 0)] * ndim
+    for i in range(k):
+        widths[ndim - 1 - i] = (p[2 * i], p[2 * i + 1])
+    padded_axes = range(ndim - 1, ndim - 1 - k, -1)  # last axis first, as torch checks
+    out_shape = tuple(n + b + e for n, (b, e) in zip(shape, widths, strict=True))
+    _check_nbytes("pad(): the output", out_shape, itemsize, "the padding")
+
+    if mode in ("reflect", "replicate"):
+        batch_axes = 1 if ndim == k + 2 else 0  # only an extra leading axis is a batch
+        if any(shape[a] == 0 for a in range(batch_axes, ndim)):
+            raise ValueError(
+                f"Expected {k + 1}D or {k + 2}D (batch mode) tensor with possibly 0 batch "
+                f"size and other non-zero dimensions for input, but got: {_size(shape)}"
+            )
+    for a in padded_axes:
+        before, after = widths[a]
+        if mode == "reflect" and (before >= shape[a] or after >= shape[a]):
+            raise ValueError(
+                f"Argument #{4 + 2 * (ndim - 1 - a)}: Padding size should be less than the "
+                f"corresponding input dimension, but got: padding ({before}, {after}) at "
+                f"dimension {a} of input {_size(shape)}"
+            )
+    if mode == "circular":
+        for a in reversed(padded_axes):  # torch checks the outer axis first here
+            before, after = widths[a]
+            if before > shape[a] or after > shape[a]:
+                raise ValueError("Padding value causes wrapping around more than once.")
+            if out_shape[a] < 0:
+                raise ValueError("Negative padding value is resulting in an empty dimension")
+    if mode in ("reflect", "replicate") and all(out_shape[a] < 1 for a in padded_axes):
+        # torch refuses only when every padded axis would be empty
+        axes = list(reversed(padded_axes))
+        labels = ["DHW"[3 - k + i] for i in range(k)]
+        sizes = ", ".join(f"{lab}: {shape[a]}" for lab, a in zip(labels, axes, strict=True))
+        outs = " ".join(f"{lab}: {out_shape[a]}" for lab, a in zip(labels, axes, strict=True))
+        raise ValueError(f"input ({sizes}) is too small. Calculated output {outs}")
+    for a in padded_axes:
+        before, after = widths[a]
+        size = shape[a]
+        # constant crops before it pads (torch's narrow)
+        kept = size + min(before, 0) + min(after, 0) if mode == "constant" else 0
+        if out_shape[a] < 0 or kept < 0:
+            raise ValueError(
+                f"narrow(): length must be non-negative. (pad(): padding ({before}, {after}) "
+                f"crops dimension {a} of size {size} to a negative size "
+                f"{min(out_shape[a], kept)})"
+            )
+    if mode == "circular":
+        for a in padded_axes:
+            if out_shape[a] == 0 and max(widths[a]) > 0:
+                raise ValueError(
+                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
+                    f"{shape[a]}) leaves nothing to wrap"
+                )
+    if mode == "circular" and k and 0 not in out_shape:
+        for a in padded_axes:
+            before, after = widths[a]
+            kept = max(0, shape[a] - max(-before, 0) - max(-after, 0))
+            # torch reads memory it has not written yet when a pad exceeds what is left
+            # after the crop; refuse rather than invent an answer
+            if max(before, after) > kept:
+                raise ValueError(
+                    f"pad(): circular padding {widths[a]} of dimension {a} (size "
+                    f"{shape[a]}) wraps more than once around the {kept} "
+                    f"elements left after cropping"
+                )
+    return widths, out_shape
