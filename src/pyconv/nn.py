@@ -283,10 +283,15 @@ class Conv2d:
         Raises
         ------
         ValueError
-            torch's "Error(s) in loading state_dict for Conv2d" text, or an unreadable file
-            (naming it).
+            torch's "Error(s) in loading state_dict for Conv2d" text; a malformed,
+            truncated or pickle-needing file (naming it); a value that is not an array of
+            real numbers (strings, complex, objects; naming the key and the file).
+        OSError
+            The file cannot be opened (``FileNotFoundError``, ``PermissionError``, ...).
+        ImportError
+            A ``.safetensors`` file without the ``safetensors`` package.
         """
-        items = _read_state(state_dict)
+        items, origin = _read_state(state_dict)
         if prefix:
             items = {k[len(prefix) :]: v for k, v in items.items() if k.startswith(prefix)}
         own = self.state_dict()
@@ -309,6 +314,7 @@ class Conv2d:
             if key not in items:
                 continue
             value = _to_numpy(items[key])
+            _check_numeric(key, value, origin)
             if value.shape != target.shape:
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {_shape(value.shape)} "
@@ -329,34 +335,71 @@ def _to_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def _read_state(source) -> dict:
+def _check_numeric(key: str, value: np.ndarray, origin: str | None) -> None:
+    """Refuse values that are not real numbers (strings, complex, records, objects).
+
+    torch's ``copy_`` would cast ints and bools, and so does pyconv; anything else is not
+    a weight, and ``numpy.copyto`` would fail with a message that names neither the key
+    nor the file.
+    """
+    if value.dtype.kind not in "biuf":
+        where = f"{origin!r}: " if origin else ""
+        raise ValueError(
+            f"{where}the value of {key!r} has dtype {value.dtype}, which is not a real number "
+            "type: weights must be floating-point (or integer) arrays"
+        )
+
+
+def _read_state(source) -> tuple[dict, str | None]:
+    """Return the items of a state dict and the file they came from (or None)."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if path.endswith(".safetensors"):
-            try:
-                from safetensors.numpy import load_file
-            except ImportError as exc:
-                raise ImportError(
-                    f"reading {path!r} needs the optional 'safetensors' package: "
-                    "pip install 'pyconv[safetensors]'"
-                ) from exc
-            try:
-                return dict(load_file(path))
-            except Exception as exc:
-                raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
-        try:
-            # open the file ourselves: np.load leaks it when the archive does not parse
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("not an .npz archive")
-                return {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
+        return (_read_safetensors if path.endswith(".safetensors") else _read_npz)(path), path
     if hasattr(source, "items"):
-        return dict(source.items())
+        return dict(source.items()), None
     raise TypeError(
         "load_state_dict(): expected a mapping of arrays or a path to an .npz / .safetensors "
         f"file, but got {type(source).__name__}"
     )
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` archive without unpickling anything; errors name the file.
+
+    The file is opened first, so that a missing or unreadable file raises its own
+    ``OSError`` (which names it); every parsing failure (not a zip archive, a truncated or
+    corrupt member, an object array that would need pickle, a member that is not a
+    ``.npy`` array) becomes a ``ValueError`` naming the file.
+    """
+    # open the file ourselves: np.load leaks it when the archive does not parse
+    with open(path, "rb") as f:
+        try:
+            with np.load(f, allow_pickle=False) as data:
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise ValueError("it holds a single array (.npy), not an .npz archive")
+                items = {}
+                for key in data.files:
+                    value = data[key]
+                    if not isinstance(value, np.ndarray):  # np.load returns raw bytes then
+                        raise ValueError(f"its member {key!r} is not a .npy array")
+                    items[key] = value
+                return items
+        except Exception as exc:
+            raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
+
+
+def _read_safetensors(path: str) -> dict[str, np.ndarray]:
+    """Read a ``.safetensors`` file (a JSON header and raw tensors: never pickle)."""
+    try:
+        from safetensors.numpy import load_file
+    except ImportError as exc:
+        raise ImportError(
+            f"reading {path!r} needs the optional 'safetensors' package: "
+            "pip install 'pyconv[safetensors]'"
+        ) from exc
+    with open(path, "rb"):  # a missing or unreadable file raises its own OSError
+        pass
+    try:
+        return dict(load_file(path))
+    except Exception as exc:  # truncated data, a bad header, a dtype NumPy lacks, ...
+        raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
