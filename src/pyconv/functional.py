@@ -7,6 +7,8 @@ import sys
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._dask import conv2d as _dask_conv2d
+from ._dask import is_dask_array
 from ._registry import resolve
 from ._spec import prepare_conv2d
 
@@ -97,6 +99,8 @@ def conv2d(
            [9., 9., 9.],
            [0., 0., 0.]], dtype=float32)
     """
+    if is_dask_array(input):  # lazy, tile by tile: see pyconv._dask
+        return _dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
     torch = sys.modules.get("torch")
     if torch is not None and (isinstance(input, torch.Tensor) or isinstance(weight, torch.Tensor)):
         return _conv2d_tensor(

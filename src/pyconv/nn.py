@@ -10,6 +10,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._dask import conv2d as _dask_conv2d
+from ._dask import is_dask_array
 from ._spec import _int
 from .functional import conv2d
 from .padding import pad
@@ -218,6 +220,12 @@ class Conv2d:
                 x = torch.nn.functional.pad(
                     input, self._reversed_padding_repeated_twice, mode=self.padding_mode
                 )
+            elif is_dask_array(input):  # lazy: padded at the image's border only
+                return _dask_conv2d(
+                    input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups,
+                    backend=self.backend, pad=self._reversed_padding_repeated_twice,
+                    padding_mode=self.padding_mode,
+                )  # fmt: skip
             else:
                 x = pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return conv2d(

@@ -1,0 +1,396 @@
+"""conv2d on Dask arrays: a lazy result, computed tile by tile on any Dask scheduler.
+
+:func:`pyconv.conv2d` and :class:`pyconv.Conv2d` come here when the input is a
+``dask.array.Array``.  Nothing is computed when the graph is built: the call is validated
+on a zero-memory stand-in of the input (so every error is the in-memory call's error) and
+a graph is returned in which each output block is one task.
+
+How a task finds its data
+-------------------------
+Each output block reads the rows and columns of the *padded* input its windows cover:
+``[y0 * stride, (y1 - 1) * stride + dilation * (k - 1) + 1)`` for output rows
+``[y0, y1)``, so every output block starts on a stride boundary.  Those padded positions
+are mapped back to input positions by the padding mode (zeros outside for ``padding=``,
+mirrored / clamped / wrapped for a layer's ``padding_mode``), so the padding exists only at
+the global border and tile seams are invisible.  The task receives exactly the input blocks
+that hold those positions (however small the chunks, however many blocks the halo spans,
+and the far side of the image for ``circular``), joins them and cuts out its slab.  No
+rechunking is ever needed, so every valid call has a plan; only unknown chunk sizes
+(``nan``) are refused.
+
+Output chunks
+-------------
+batch
+    The input's batch chunks, unchanged.
+out channels
+    One chunk per run of input-channel chunks between boundaries that fall on a group
+    boundary (a multiple of ``C_in / groups``): ``groups=1`` gives one chunk of all
+    output channels (the input channels are merged in each task); a depthwise layer with
+    one input channel per chunk gives ``C_out / groups`` output channels per chunk.
+height, width
+    Output row ``y`` belongs to the chunk of the input row under its window's centre,
+    ``y * stride - pad_before + (dilation * (k - 1)) // 2`` (clamped to the image); chunks
+    left empty (input chunks smaller than the stride) are dropped.  So ``padding='same'``
+    keeps the input's spatial chunks exactly.
+
+Weight, bias and backend
+------------------------
+The weight and bias are copied when the graph is built (later in-place changes to a
+layer's weight do not reach a result already built, as for an in-memory call) and put in
+the graph once, under one key every task depends on: a distributed scheduler sends them to
+each worker once, not with every task.  The backend is resolved when the graph is built,
+with the usual selection rules and errors, and its name (with its options) travels in each
+task, so each worker loads and runs that backend; a backend object is pickled with the task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _registry
+from ._spec import ConvSpec, prepare_conv2d
+
+__all__ = ["conv2d", "is_dask_array"]
+
+
+def is_dask_array(a: Any) -> bool:
+    """Return True if ``a`` is a ``dask.array.Array`` (never imports Dask)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(a, da.Array)
+
+
+# ---- what travels in the graph ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    """The parts of a task shared by every block (small; pickled with each task)."""
+
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    #: ("name", name, options) resolved on the worker, or ("object", backend object)
+    backend: tuple
+
+
+@dataclass(frozen=True)
+class _AxisCut:
+    """How a task cuts one spatial axis of its slab out of the joined input blocks.
+
+    Either a slice ``[lo, hi)`` of the joined blocks with ``zeros_before`` /
+    ``zeros_after`` rows of zeros around it (zero padding), or, for the other padding
+    modes at the border, an index array ``take`` into the joined blocks.
+    """
+
+    lo: int = 0
+    hi: int = 0
+    zeros_before: int = 0
+    zeros_after: int = 0
+    take: np.ndarray | None = None
+
+    @property
+    def length(self) -> int:
+        if self.take is not None:
+            return len(self.take)
+        return self.zeros_before + self.hi - self.lo + self.zeros_after
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What one output block computes: its cuts and its channels."""
+
+    rows: _AxisCut
+    cols: _AxisCut
+    out_channels: tuple[int, int]  # [lo, hi) of the weight's output channels
+    groups: int  # groups inside this block
+
+
+def _backend_token(impl: Any) -> tuple:
+    """Describe the resolved backend so a worker process can load the same one."""
+    for (name, options), obj in list(_registry._loaded.items()):
+        if obj is impl:
+            return ("name", name, options)
+    return ("object", impl)
+
+
+def _load(token: tuple) -> Any:
+    if token[0] == "name":
+        return _registry.load_backend(token[1], **dict(token[2]))
+    return token[1]
+
+
+def _cut(a: np.ndarray, axis: int, cut: _AxisCut) -> np.ndarray:
+    if cut.take is not None:
+        return np.take(a, cut.take, axis=axis)
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(cut.lo, cut.hi)
+    return a[tuple(index)]
+
+
+def _join(blocks: list) -> np.ndarray:
+    """Join nested lists [channel][row][column] of 4-D blocks (views when only one)."""
+    planes = []
+    for channel_blocks in blocks:
+        rows = [r[0] if len(r) == 1 else np.concatenate(r, axis=3) for r in channel_blocks]
+        planes.append(rows[0] if len(rows) == 1 else np.concatenate(rows, axis=2))
+    return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=1)
+
+
+def _run_block(kernel: _Kernel, block: _Block, params: tuple, blocks: list) -> np.ndarray:
+    """One task: cut the padded slab out of the input blocks it got, convolve it."""
+    from .functional import conv2d
+
+    weight, bias = params
+    x = _join(blocks)
+    rows, cols = block.rows, block.cols
+    if rows.take is None and cols.take is None:
+        view = x[:, :, rows.lo : rows.hi, cols.lo : cols.hi]
+        if rows.zeros_before or rows.zeros_after or cols.zeros_before or cols.zeros_after:
+            slab = np.zeros((*x.shape[:2], rows.length, cols.length), dtype=x.dtype)
+            slab[
+                :,
+                :,
+                rows.zeros_before : rows.zeros_before + view.shape[2],
+                cols.zeros_before : cols.zeros_before + view.shape[3],
+            ] = view
+        else:
+            slab = view
+    else:  # reflect / replicate / circular at the border: gather by index
+        slab = _cut(_cut(x, 2, rows), 3, cols)
+    lo, hi = block.out_channels
+    return conv2d(
+        slab,
+        weight[lo:hi],
+        None if bias is None else bias[lo:hi],
+        kernel.stride,
+        0,
+        kernel.dilation,
+        block.groups,
+        backend=_load(kernel.backend),
+    )
+
+
+# ---- planning ----------------------------------------------------------------------------
+
+
+def _source_index(r: np.ndarray, n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Input position of each padded position ``r`` (-1 where zero padding is)."""
+    s = r - before
+    if mode == "constant":
+        return np.where((s >= 0) & (s < n), s, -1)
+    if mode == "reflect":  # pad_plan checked pad < n: one reflection suffices
+        s = np.abs(s)
+        return np.where(s >= n, 2 * (n - 1) - s, s)
+    if mode == "replicate":
+        return np.clip(s, 0, n - 1)
+    # circular: torch crops (negative pads) first, then wraps what is left
+    start = max(-before, 0)
+    kept = n - start - max(-after, 0)
+    return start + np.mod(r - max(before, 0), kept)
+
+
+def _axis_plan(
+    chunks: tuple[int, ...],
+    before: int,
+    after: int,
+    mode: str,
+    k: int,
+    stride: int,
+    dilation: int,
+    out_len: int,
+) -> tuple[tuple[int, ...], list[tuple[list[int], _AxisCut]]]:
+    """Plan one spatial axis: the output chunks and, for each, its input blocks and cut.
+
+    Returns
+    -------
+    out_chunks : tuple of int
+    cuts : list of (block indices, _AxisCut), one per output chunk
+    """
+    n = sum(chunks)
+    starts = np.concatenate([[0], np.cumsum(chunks, dtype=np.int64)])
+    span = dilation * (k - 1)
+    # output row y goes with the input chunk holding its window's centre
+    shift = before - span // 2
+    bounds = [0]
+    for b in starts[1:-1]:
+        bounds.append(min(max(-(-(int(b) + shift) // stride), bounds[-1]), out_len))
+    bounds.append(out_len)
+    bounds = sorted(set(bounds))
+    out_chunks = tuple(b - a for a, b in itertools.pairwise(bounds))
+
+    cuts = []
+    for y0, y1 in itertools.pairwise(bounds):
+        r = np.arange(y0 * stride, (y1 - 1) * stride + span + 1, dtype=np.int64)
+        src = _source_index(r, n, before, after, mode)
+        valid = src >= 0
+        owner = np.searchsorted(starts, src[valid], side="right") - 1
+        needed = sorted(set(owner.tolist())) or [0]  # an all-zero slab still needs a block
+        # position of each needed block's first row inside the joined blocks
+        offset, joined_start = 0, {}
+        for blk in needed:
+            joined_start[blk] = offset
+            offset += chunks[blk]
+        local = np.full(len(src), -1, dtype=np.int64)
+        if valid.any():
+            local[valid] = (
+                src[valid]
+                - starts[owner]
+                + np.array([joined_start[o] for o in owner.tolist()], dtype=np.int64)
+            )
+        inner = local[valid]
+        contiguous = not valid.any() or (
+            np.all(np.diff(inner) == 1)
+            and np.all(valid[np.argmax(valid) : len(valid) - np.argmax(valid[::-1])])
+        )
+        if contiguous:  # zero padding: a slice of the joined blocks between zero rows
+            lead = int(np.argmax(valid)) if valid.any() else len(src)
+            trail = int(np.argmax(valid[::-1])) if valid.any() else 0
+            lo = int(inner[0]) if valid.any() else 0
+            cut = _AxisCut(lo, lo + len(inner), lead, trail)
+        else:  # another mode's border: an index array (never -1 outside zero padding)
+            cut = _AxisCut(take=local)
+        cuts.append((needed, cut))
+    return out_chunks, cuts
+
+
+def _channel_plan(
+    chunks: tuple[int, ...], out_channels: int, groups: int
+) -> list[tuple[list[int], int, int]]:
+    """Output-channel chunks: (input channel blocks, first group, end group) for each."""
+    cig = sum(chunks) // groups
+    if cig == 0:  # no input channels: the output is the bias, one chunk
+        return [([0], 0, groups)]
+    starts = np.concatenate([[0], np.cumsum(chunks, dtype=np.int64)]).tolist()
+    bounds = sorted({0, groups} | {b // cig for b in starts[1:-1] if b % cig == 0})
+    plan = []
+    for g0, g1 in itertools.pairwise(bounds):
+        lo, hi = g0 * cig, g1 * cig
+        blocks = [i for i in range(len(chunks)) if starts[i] < hi and starts[i + 1] > lo]
+        plan.append((blocks, g0, g1))
+    return plan
+
+
+def _build(
+    x,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    spec: ConvSpec,
+    pads: tuple[int, int, int, int],
+    mode: str,
+    impl: Any,
+):
+    """Build the lazy result of a validated call on a batched 4-D Dask input."""
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    token = _backend_token(impl)
+    kernel = _Kernel(spec.stride, spec.dilation, token)
+    top, bottom, left, right = pads
+    kh, kw = spec.kernel_size
+    ho, wo = spec.output_size
+    h_chunks, h_cuts = _axis_plan(
+        x.chunks[2], top, bottom, mode, kh, spec.stride[0], spec.dilation[0], ho
+    )
+    w_chunks, w_cuts = _axis_plan(
+        x.chunks[3], left, right, mode, kw, spec.stride[1], spec.dilation[1], wo
+    )
+    c_plan = _channel_plan(x.chunks[1], spec.out_channels, spec.groups)
+    cog = spec.out_channels // spec.groups
+
+    tok = tokenize(x.name, weight, bias, spec, pads, mode, token)
+    name = "pyconv-conv2d-" + tok
+    params_key = ("pyconv-weight-" + tok, 0)
+    dsk: dict = {params_key: (weight, bias)}
+    for nb in range(len(x.chunks[0])):
+        for ci, (c_blocks, g0, g1) in enumerate(c_plan):
+            for hi, (h_blocks, rows) in enumerate(h_cuts):
+                for wi, (w_blocks, cols) in enumerate(w_cuts):
+                    keys = [
+                        [[(x.name, nb, c, h, w) for w in w_blocks] for h in h_blocks]
+                        for c in c_blocks
+                    ]
+                    block = _Block(rows, cols, (g0 * cog, g1 * cog), g1 - g0)
+                    dsk[(name, nb, ci, hi, wi)] = (_run_block, kernel, block, params_key, keys)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    co_chunks = tuple((g1 - g0) * cog for _, g0, g1 in c_plan)
+    chunks = (x.chunks[0], co_chunks, h_chunks, w_chunks)
+    return da.Array(graph, name, chunks, meta=np.empty((0, 0, 0, 0), dtype=spec.dtype))
+
+
+def _stand_in(x) -> np.ndarray:
+    """Return a zero-memory NumPy array with the Dask array's shape and dtype."""
+    if any(np.isnan(c) for dim in x.chunks for c in dim):
+        raise ValueError(
+            f"conv2d(): the Dask input has unknown chunk sizes (shape {x.shape}); pyconv "
+            "needs them to plan the tiles: call x.compute_chunk_sizes() first"
+        )
+    return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
+
+
+def _concrete(a):
+    """Weights and biases are small: compute a Dask one now, take the rest as they are."""
+    return a.compute() if is_dask_array(a) else a
+
+
+def conv2d(
+    input,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    *,
+    backend=None,
+    pad: tuple[int, int, int, int] | None = None,
+    padding_mode: str = "zeros",
+):
+    """:func:`pyconv.conv2d` (and ``Conv2d``'s padding modes) on a Dask array, lazily.
+
+    Parameters
+    ----------
+    input : dask.array.Array, shape (N, C_in, H, W) or (C_in, H, W)
+    weight, bias, stride, padding, dilation, groups, backend
+        As for :func:`pyconv.conv2d`; a Dask weight or bias is computed first.
+    pad : (left, right, top, bottom), optional
+        With ``padding_mode`` other than ``'zeros'``: the input is padded like
+        ``pyconv.pad(input, pad, mode=padding_mode)`` (at the image's border only) and
+        convolved with ``padding=0``, as :class:`pyconv.Conv2d` does.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+
+    Returns
+    -------
+    dask.array.Array, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+        Lazy; the input's dtype; chunks as described in this module's docstring.
+    """
+    x = input
+    weight, bias = _concrete(weight), _concrete(bias)
+    stand_in = _stand_in(x)
+    if padding_mode != "zeros":
+        from .padding import pad_plan
+
+        widths, padded_shape = pad_plan(
+            x.shape, pad, padding_mode, itemsize=stand_in.dtype.itemsize
+        )
+        pads = (*widths[-2], *widths[-1])
+        mode = padding_mode
+        stand_in = np.broadcast_to(np.zeros((), dtype=stand_in.dtype), padded_shape)
+        padding = 0
+    else:
+        mode = "constant"
+    _, w, b, spec = prepare_conv2d(stand_in, weight, bias, stride, padding, dilation, groups)
+    impl = _registry.resolve(backend, spec)  # the in-memory call's selection and errors
+    if mode == "constant":
+        pads = spec.padding
+    # a snapshot, as an in-memory call reads the weight when it is made
+    w = np.array(w, copy=True)
+    b = None if b is None else np.array(b, copy=True)
+    if spec.unbatched:
+        x = x[None]
+    out = _build(x, w, b, spec, pads, mode, impl)
+    return out[0] if spec.unbatched else out
