@@ -13,6 +13,11 @@ backends
 check NAME
     Run the conformance suite (:func:`pyconv.testing.check_backend`) on a backend and
     print the report; exit status 0 when every case it declares passes, 1 otherwise.
+bench
+    Time PyTorch and the backends side by side on the shape zoo (interleaved rounds,
+    pinned thread counts, external load measured, every output checked) and print a
+    table of time, GFLOP/s, % of peak and the ratio to torch; exit status 1 when a
+    backend's result is wrong.
 
 Exit status: 0 on success; 1 when the work failed (files that cannot be written, a
 backend that cannot be loaded, results that disagree); 2 for a bad command line (unknown
@@ -51,6 +56,7 @@ examples:
   pyconv demo --backend numpy         use the pure-NumPy reference backend
   pyconv show-config
   pyconv check numpy                  run the conformance suite on a backend
+  pyconv bench --filter r50 --threads 1   time the backends against torch
   python -m pyconv demo               the same, without the console script
 
 exit status: 0 success, 1 failure (e.g. files cannot be written), 2 bad command line.
@@ -169,7 +175,146 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ck.add_argument("-v", "--verbose", action="store_true", help="also list the cases that passed")
     ck.set_defaults(func=_cmd_check)
+    _add_bench_parser(sub)
     return parser
+
+
+_BENCH_DESCRIPTION = """\
+Time torch.nn.functional.conv2d and pyconv's backends side by side, in this process, on
+the shape zoo (the article's tiny cases, per-call overhead, ResNet-50 layers at batch 1
+and 8, depthwise, dilated, a 2048x2048 image, float64; `--list` shows them).
+
+For each shape and thread count, pyconv, torch and the BLAS (through threadpoolctl) are
+set to that many threads (restored afterwards); every method is called once (warm-up),
+then the methods take turns for --rounds rounds; in each round a method records the
+median of as many calls as fit --budget seconds (3 to 5000 calls; the numpy reference at
+most 3).  The table shows the median over rounds: time, GFLOP/s, % of peak (peak per
+core x threads) and t_torch / t (above 1: faster than torch).  The CPU load of other
+processes during each row is measured (/proc/stat minus this process) and printed; rows
+above 0.25 cores are flagged '!'.  Every output is checked once per row against the exact
+result under the backend's accuracy contract: a wrong result shows WRONG and the exit
+status is 1.
+
+Backends: by default every available backend except 'numpy' (the slow reference) and
+'torch' (pyconv's wrapper of the torch column, shown as pyconv-torch); name them with
+--backends, or --backends all.  The default backend is called as users call it,
+pyconv.conv2d(x, w, ...) without backend=; the others with backend=NAME.  Without torch
+installed there is no torch column and no ratio (the header says why).
+"""
+
+
+def _add_bench_parser(sub) -> None:
+    from ._bench.command import positive_float, thread_list
+
+    def rounds(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        return int(text)
+
+    bp = sub.add_parser(
+        "bench",
+        help="time the backends against torch on the shape zoo, print a table",
+        description=_BENCH_DESCRIPTION,
+        epilog="examples:\n  pyconv bench --filter r50 --threads 1,2\n"
+        "  pyconv bench --filter 'dw*' --backends cython,numpy --json dw.json\n"
+        "  pyconv bench --quick --filter seed,overhead --threads 1   (CI: runs, judges nothing)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bp.add_argument(
+        "--threads",
+        metavar="N,N",
+        type=thread_list,
+        default=None,
+        help=f"thread counts (default: 1 and the cores available, here {_cores()})",
+    )
+    bp.add_argument(
+        "--filter",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="shapes whose name contains PATTERN, or matches it as a glob "
+        "('r50_*_b1'); repeatable or comma-separated (default: all)",
+    )
+    bp.add_argument(
+        "--backends",
+        metavar="NAME,NAME",
+        dest="backend_names",
+        action="append",
+        default=[],
+        help="backends to time next to torch, or 'all' (default: "
+        "every available one but numpy and torch); repeatable",
+    )
+    bp.add_argument(
+        "--rounds",
+        metavar="N",
+        type=rounds,
+        default=None,
+        help="interleaved rounds (default: 3; 1 with --quick)",
+    )
+    bp.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        type=positive_float,
+        default=None,
+        help="time of calls per method and round (default: 0.1)",
+    )
+    bp.add_argument(
+        "--quick",
+        action="store_true",
+        help="one round of one call per method: checks that everything runs (CI), measures nothing",
+    )
+    bp.add_argument(
+        "--json",
+        metavar="FILE",
+        default=None,
+        help="also write everything to FILE: per-round medians, calls, the table, "
+        "versions, CPU, ISA, build flags, BLAS, environment, load",
+    )
+    bp.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="the table as aligned text (default) or a markdown pipe table",
+    )
+    bp.add_argument(
+        "--peak-f32",
+        metavar="GFLOPS",
+        type=positive_float,
+        default=270.0,
+        help="float32 peak GFLOP/s per core for '%%peak' (default: 270, "
+        "measured on pyconv's development machine, a Zen 5 with AVX-512; give "
+        "yours)",
+    )
+    bp.add_argument(
+        "--peak-f64",
+        metavar="GFLOPS",
+        type=positive_float,
+        default=135.0,
+        help="float64 peak GFLOP/s per core (default: 135, same machine)",
+    )
+    bp.add_argument(
+        "--no-check", action="store_true", help="skip checking the outputs against the exact result"
+    )
+    bp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bp.add_argument("--list", action="store_true", help="list the shapes and exit")
+    bp.set_defaults(func=_cmd_bench)
+
+
+def _cores() -> int:
+    from ._threads import _available_cores
+
+    return _available_cores()
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ._bench.command import BenchError, BenchUsageError, bench_command
+
+    try:
+        return bench_command(args)
+    except BenchUsageError as exc:
+        raise CLIError(str(exc), status=2) from None
+    except BenchError as exc:
+        raise CLIError(str(exc), status=1) from None
 
 
 def _option(text: str) -> tuple[str, object]:
