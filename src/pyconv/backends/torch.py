@@ -68,7 +68,14 @@ class TorchBackend:
         else:  # padding='same' with an even kernel: pad explicitly (torch's 'same' warns)
             tx = F.pad(tx, (left, right, top, bottom))
             padding = (0, 0)
-        out = F.conv2d(tx, tw, tb, spec.stride, padding, spec.dilation, spec.groups)
+        try:
+            out = F.conv2d(tx, tw, tb, spec.stride, padding, spec.dilation, spec.groups)
+        except RuntimeError as exc:
+            # torch reports a failed CPU allocation as a RuntimeError; pyconv's backends
+            # raise MemoryError for it, as NumPy does (torch's text names the size)
+            if isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in str(exc):
+                raise MemoryError(f"torch backend: {exc}") from exc
+            raise
         if tensor_in:
             return out
         # NumPy in, NumPy out: a weight that requires grad must not leak autograd state
