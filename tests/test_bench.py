@@ -463,3 +463,13 @@ def test_formatting():
     assert report.fmt_gflops(231.4) == "231"
     assert report.fmt_gflops(0.128) == "0.128"
     assert report.fmt_gflops(1e-5) == "<0.001"
+
+
+def test_without_threadpoolctl_the_blas_is_left_alone_and_the_header_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    bench = runner.run_bench(["seed_k1"], [1], ["cython"], settings=runner.Settings.quick())
+    assert bench.notes == [
+        "threadpoolctl is not installed, so the BLAS thread count was left alone"
+    ]
+    assert f"note: {bench.notes[0]}" in report.header(bench)
+    assert bench.machine["blas"] == []
