@@ -473,3 +473,23 @@ def test_without_threadpoolctl_the_blas_is_left_alone_and_the_header_says_so(mon
     ]
     assert f"note: {bench.notes[0]}" in report.header(bench)
     assert bench.machine["blas"] == []
+
+
+def test_a_backend_that_fails_after_the_warm_up_is_reported_not_fatal():
+    class Flaky(Float64Only):
+        name = "flaky"
+        capabilities = pyconv.Capabilities()
+        calls = 0
+
+        def conv2d(self, x, w, b, spec):
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                raise MemoryError("out of memory")
+            return super().conv2d(x, w, b, spec)
+
+    bench = runner.run_bench(["seed_k1"], [1], ["cython", Flaky()], settings=runner.Settings())
+    r = bench.rows[0].results
+    assert r["flaky"].error == "MemoryError: out of memory"
+    assert (r["flaky"].seconds, r["flaky"].rounds) == (None, [])
+    assert r["cython"].seconds is not None
+    assert len(r["cython"].rounds) == 3

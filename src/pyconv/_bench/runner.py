@@ -378,17 +378,25 @@ def _check(out: Any, exact: tuple, contract: tuple[str, float]) -> dict:
     return {k: r.get(k) for k in keep}
 
 
-def _measure(methods: list[_Method], settings: Settings, progress: _Progress | None) -> dict:
-    """Warm up, then interleaved rounds; returns label -> Result with outputs attached."""
+def _measure(
+    methods: list[_Method], settings: Settings, progress: _Progress | None
+) -> tuple[dict[str, Result], dict[str, Any]]:
+    """Warm up, then interleaved rounds; return label -> Result, and the warm-up outputs."""
     results = {m.label: Result(m.label, skipped=m.skipped) for m in methods}
     live = [m for m in methods if m.fn is not None]
     outputs: dict[str, Any] = {}
+
+    def failed(m: _Method, exc: Exception) -> None:  # a broken backend is reported, not fatal
+        results[m.label].error = f"{type(exc).__name__}: {exc}"
+        results[m.label].rounds.clear()
+        results[m.label].calls.clear()
+        live.remove(m)
+
     for m in list(live):
         try:
             outputs[m.label] = m.fn()
-        except Exception as exc:  # a broken backend is reported, not fatal
-            results[m.label].error = f"{type(exc).__name__}: {exc}"
-            live.remove(m)
+        except Exception as exc:
+            failed(m, exc)
     for r in range(settings.rounds):
         k = r % len(live) if live else 0
         for m in live[k:] + live[:k]:  # rotate the order: no method is always first
@@ -397,7 +405,11 @@ def _measure(methods: list[_Method], settings: Settings, progress: _Progress | N
             cap = (
                 settings.max_calls if m.max_calls is None else min(m.max_calls, settings.max_calls)
             )
-            med, n = _time(m.fn, settings.budget, min(settings.min_calls, cap), cap)
+            try:
+                med, n = _time(m.fn, settings.budget, min(settings.min_calls, cap), cap)
+            except Exception as exc:
+                failed(m, exc)
+                continue
             results[m.label].rounds.append(med)
             results[m.label].calls.append(n)
     return results, outputs
@@ -478,10 +490,6 @@ def run_bench(
     for name in cases:
         ms, (x, w, b, kw) = _methods(name, torch, objs)
         exact = None
-        if settings.check:
-            from ..testing import exact_conv2d
-
-            exact = exact_conv2d(x, w, b, **kw)
         dtype = x.dtype.name
         for n in threads:
             if progress is not None:
@@ -497,7 +505,11 @@ def run_bench(
                     gc.enable()
             if note and note not in bench.notes:
                 bench.notes.append(note)
-            if exact is not None:
+            if settings.check:
+                if exact is None:  # once per shape, after its first row (seconds on big ones)
+                    if progress is not None:
+                        progress.step("checking against the exact result")
+                    exact = _exact(x, w, b, kw)
                 contracts = {m.label: m.contract for m in ms}
                 for label, out in outputs.items():
                     results[label].check = _check(out, exact, contracts[label])
@@ -507,6 +519,12 @@ def run_bench(
             _derive(row, settings.peak(dtype) * n)
             bench.rows.append(row)
     return bench
+
+
+def _exact(x: np.ndarray, w: np.ndarray, b: Any, kw: dict) -> tuple:
+    from ..testing import exact_conv2d
+
+    return exact_conv2d(x, w, b, **kw)
 
 
 def _derive(row: Row, peak: float) -> None:
