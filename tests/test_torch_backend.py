@@ -367,3 +367,21 @@ def test_without_torch_the_backend_is_unavailable_and_pyconv_works():
     assert any(
         line.startswith("torch ") and "unavailable" in line for line in proc.stdout.splitlines()
     )
+
+
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_zero_input_channels_follow_pyconv_not_torch(with_bias):
+    """torch returns (N, 0, H_out, W_out) for C_in = 0; the torch *backend* gives pyconv's
+    documented result, as every backend must (found by tests/test_fuzz.py)."""
+    x = np.zeros((2, 0, 5, 5), np.float32)
+    w = np.zeros((3, 0, 3, 3), np.float32)
+    b = np.array([1.5, -2.0, 0.25], np.float32) if with_bias else None
+    got = pyconv.conv2d(x, w, b, backend="torch")
+    want = pyconv.conv2d(x, w, b, backend="numpy")
+    assert got.shape == want.shape == (2, 3, 3, 3)
+    np.testing.assert_array_equal(got, want)
+    t = torch.zeros((2, 0, 5, 5))
+    tw = torch.zeros((3, 0, 3, 3), requires_grad=True)
+    out = pyconv.conv2d(t, tw, None if b is None else torch.from_numpy(b), backend="torch")
+    assert isinstance(out, torch.Tensor)
+    assert tuple(out.shape) == (2, 3, 3, 3)

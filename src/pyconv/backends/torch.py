@@ -62,6 +62,13 @@ class TorchBackend:
         tx = x if tensor_in else _tensor(x, device)
         tw = _tensor(w, device)
         tb = None if b is None else _tensor(b, device)
+        if spec.in_channels == 0:
+            # torch returns (N, 0, H_out, W_out) here; pyconv's semantics (docs/semantics.md)
+            # are the empty sum: the bias, or zeros, in the spec's output shape
+            out = tx.new_zeros((spec.batch, spec.out_channels, *spec.output_size))
+            if tb is not None:
+                out += tb.reshape(1, -1, 1, 1)
+            return out if tensor_in else out.detach().cpu().numpy()
         top, bottom, left, right = spec.padding
         if top == bottom and left == right:
             padding = (top, left)
