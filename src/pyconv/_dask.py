@@ -131,6 +131,11 @@ def _cut(a: np.ndarray, axis: int, cut: _AxisCut) -> np.ndarray:
     return a[tuple(index)]
 
 
+def _strip(block: np.ndarray, h0: int, h1: int, w0: int, w1: int) -> np.ndarray:
+    """Cut the rows and columns a neighbouring output block needs (a copy: it travels)."""
+    return block[:, :, h0:h1, w0:w1].copy()
+
+
 def _join(blocks: list) -> np.ndarray:
     """Join nested lists [channel][row][column] of 4-D blocks (views when only one)."""
     planes = []
@@ -203,12 +208,15 @@ def _axis_plan(
     dilation: int,
     out_len: int,
 ) -> tuple[tuple[int, ...], list[tuple[list[int], _AxisCut]]]:
-    """Plan one spatial axis: the output chunks and, for each, its input blocks and cut.
+    """Plan one spatial axis: the output chunks and, for each, the input rows it reads.
 
     Returns
     -------
     out_chunks : tuple of int
-    cuts : list of (block indices, _AxisCut), one per output chunk
+    cuts : list of (parts, _AxisCut), one per output chunk
+        ``parts``: (block index, first row, end row) in the block's own coordinates, the
+        rows of each input block the output chunk reads (a whole block when it reads
+        most of it); the cut indexes the parts joined in this order.
     """
     n = sum(chunks)
     starts = np.concatenate([[0], np.cumsum(chunks, dtype=np.int64)])
@@ -227,33 +235,35 @@ def _axis_plan(
         r = np.arange(y0 * stride, (y1 - 1) * stride + span + 1, dtype=np.int64)
         src = _source_index(r, n, before, after, mode)
         valid = src >= 0
-        owner = np.searchsorted(starts, src[valid], side="right") - 1
-        needed = sorted(set(owner.tolist())) or [0]  # an all-zero slab still needs a block
-        # position of each needed block's first row inside the joined blocks
-        offset, joined_start = 0, {}
-        for blk in needed:
-            joined_start[blk] = offset
-            offset += chunks[blk]
+        used = src[valid]
+        owner = np.searchsorted(starts, used, side="right") - 1
+        # the rows the slab uses in each block; only those travel to the task
+        parts, base, offset = [], np.zeros(len(chunks), dtype=np.int64), 0
+        for blk in sorted(set(owner.tolist())):
+            rows = used[owner == blk] - starts[blk]
+            lo, hi = int(rows.min()), int(rows.max()) + 1
+            if 2 * (hi - lo) > chunks[blk]:  # most of the block: take it whole, no copy
+                lo, hi = 0, chunks[blk]
+            parts.append((blk, lo, hi))
+            base[blk] = offset - lo  # joined position = row in block + base
+            offset += hi - lo
+        if not parts:  # all zero padding: an empty part still gives the slab its shape
+            parts = [(0, 0, 0)]
         local = np.full(len(src), -1, dtype=np.int64)
-        if valid.any():
-            local[valid] = (
-                src[valid]
-                - starts[owner]
-                + np.array([joined_start[o] for o in owner.tolist()], dtype=np.int64)
-            )
+        local[valid] = used - starts[owner] + base[owner]
         inner = local[valid]
         contiguous = not valid.any() or (
             np.all(np.diff(inner) == 1)
             and np.all(valid[np.argmax(valid) : len(valid) - np.argmax(valid[::-1])])
         )
-        if contiguous:  # zero padding: a slice of the joined blocks between zero rows
+        if contiguous:  # zero padding: a slice of the joined parts between zero rows
             lead = int(np.argmax(valid)) if valid.any() else len(src)
             trail = int(np.argmax(valid[::-1])) if valid.any() else 0
             lo = int(inner[0]) if valid.any() else 0
             cut = _AxisCut(lo, lo + len(inner), lead, trail)
         else:  # another mode's border: an index array (never -1 outside zero padding)
             cut = _AxisCut(take=local)
-        cuts.append((needed, cut))
+        cuts.append((parts, cut))
     return out_chunks, cuts
 
 
@@ -306,12 +316,26 @@ def _build(
     name = "pyconv-conv2d-" + tok
     params_key = ("pyconv-weight-" + tok, 0)
     dsk: dict = {params_key: (weight, bias)}
+    strips: dict = {}  # (block, rows, cols) -> key of a task cutting a halo strip out of it
+    h_full, w_full = x.chunks[2], x.chunks[3]
+
+    def piece(nb: int, c: int, hp: tuple, wp: tuple) -> tuple:
+        (h, h0, h1), (w, w0, w1) = hp, wp
+        key = (x.name, nb, c, h, w)
+        if (h0, h1) == (0, h_full[h]) and (w0, w1) == (0, w_full[w]):
+            return key
+        spot = (nb, c, hp, wp)
+        if spot not in strips:  # a small task next to the block: only the strip travels
+            strips[spot] = ("pyconv-halo-" + tok, len(strips))
+            dsk[strips[spot]] = (_strip, key, h0, h1, w0, w1)
+        return strips[spot]
+
     for nb in range(len(x.chunks[0])):
         for ci, (c_blocks, g0, g1) in enumerate(c_plan):
-            for hi, (h_blocks, rows) in enumerate(h_cuts):
-                for wi, (w_blocks, cols) in enumerate(w_cuts):
+            for hi, (h_parts, rows) in enumerate(h_cuts):
+                for wi, (w_parts, cols) in enumerate(w_cuts):
                     keys = [
-                        [[(x.name, nb, c, h, w) for w in w_blocks] for h in h_blocks]
+                        [[piece(nb, c, hp, wp) for wp in w_parts] for hp in h_parts]
                         for c in c_blocks
                     ]
                     block = _Block(rows, cols, (g0 * cog, g1 * cog), g1 - g0)
