@@ -43,7 +43,9 @@ def conv2d(
         float32 or float64.  Any memory layout; it is never modified.  Nested lists are
         converted as :func:`numpy.asarray` does (so a list of Python floats is float64).
         A ``torch.Tensor`` is accepted when the ``torch`` backend is selected, and the
-        result is then a tensor on the input's device.
+        result is then a tensor on the input's device.  A ``dask.array.Array`` gives a lazy
+        Dask array computed chunk by chunk (``pip install 'pyconv[dask]'``; chunking
+        rules, clusters and larger-than-memory inputs: the *Dask* page of the docs).
     weight : array_like, shape (C_out, C_in / groups, kH, kW)
         Same dtype as ``input``.
     bias : array_like, shape (C_out,), optional
@@ -68,7 +70,8 @@ def conv2d(
     Returns
     -------
     ndarray, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
-        A new array of the input's dtype, unbatched if the input was, with
+        A new array of the input's dtype (a lazy Dask array for a Dask input), unbatched
+        if the input was, with
         ``H_out = floor((H + pad_top + pad_bottom - dilation[0] * (kH - 1) - 1) / stride[0]) + 1``
         and likewise for ``W_out``.
 
