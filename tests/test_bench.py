@@ -458,7 +458,10 @@ def test_rows_under_load_are_flagged(monkeypatch):
 def test_formatting():
     assert report.fmt_time(3.81e-6) == "3.81 us"
     assert report.fmt_time(0.00105) == "1.05 ms"
-    assert report.fmt_time(0.9996) == "1 s"
+    assert report.fmt_time(0.9996) == "1.00 s"
+    assert report.fmt_time(0.001) == "1.00 ms"
+    assert report.fmt_time(231e-6) == "231 us"
+    assert report.fmt_time(3.5e-6) == "3.50 us"
     assert report.fmt_time(None) == "-"
     assert report.fmt_gflops(231.4) == "231"
     assert report.fmt_gflops(0.128) == "0.128"

@@ -21,10 +21,10 @@ def fmt_time(t: float | None) -> str:
     """Seconds as ``'3.81 us'``, ``'1.05 ms'`` or ``'1.12 s'`` (3 significant digits)."""
     if t is None:
         return "-"
-    for scale, unit in ((1e-6, "us"), (1e-3, "ms")):
-        if t < 999.5 * scale:
-            return f"{t / scale:.3g} {unit}"
-    return f"{t:.3g} s" if t < 999.5 else f"{t:.0f} s"
+    for scale, unit in ((1e-6, "us"), (1e-3, "ms"), (1.0, "s")):
+        if t < 999.5 * scale or unit == "s":
+            return f"{t / scale:#.3g}".rstrip(".") + f" {unit}"  # 1.00 ms, 231 us
+    raise AssertionError("unreachable")
 
 
 def fmt_gflops(v: float | None) -> str:
