@@ -385,3 +385,23 @@ def test_zero_input_channels_follow_pyconv_not_torch(with_bias):
     out = pyconv.conv2d(t, tw, None if b is None else torch.from_numpy(b), backend="torch")
     assert isinstance(out, torch.Tensor)
     assert tuple(out.shape) == (2, 3, 3, 3)
+
+
+def test_channels_last_numpy_input_does_not_crash_torch():
+    """torch 2.13 segfaults on this channels-last input (found by tests/test_fuzz.py); the
+    backend hands torch C-ordered copies of channels-last NumPy arrays.  Run in a
+    subprocess, so that a regression fails this test instead of killing the run."""
+    code = """
+        import numpy as np, pyconv
+        x = np.ones((2, 21, 1, 2), np.float32).transpose(0, 3, 1, 2)  # channels-last
+        w, b = np.ones((1, 2, 5, 1), np.float32), np.ones(1, np.float32)
+        out = pyconv.conv2d(x, w, b, stride=(1, 3), padding=(0, 2), dilation=(3, 2),
+                            backend="torch")
+        print(out.shape)
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["(2,", "1,", "9,", "2)"]

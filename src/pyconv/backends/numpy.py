@@ -33,7 +33,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
     -------
     ndarray, shape (N, C_out, H_out, W_out), dtype ``spec.dtype``
     """
-    return accumulate(x, w, b, spec, np.float64).astype(spec.dtype)
+    out = accumulate(x, w, b, spec, np.float64)
+    with np.errstate(over="ignore"):  # beyond float32's range rounds to inf, silently
+        return out.astype(spec.dtype)
 
 
 def accumulate(x, w, b, spec: ConvSpec, acc_dtype) -> np.ndarray:
@@ -43,6 +45,13 @@ def accumulate(x, w, b, spec: ConvSpec, acc_dtype) -> np.ndarray:
     -------
     ndarray, shape (N, C_out, H_out, W_out), dtype ``acc_dtype``
     """
+    # IEEE arithmetic, silently, as the compiled kernels and torch compute it: NaN and
+    # infinities in the data (inf * 0, inf - inf) are values, not errors
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        return _accumulate(x, w, b, spec, acc_dtype)
+
+
+def _accumulate(x, w, b, spec: ConvSpec, acc_dtype) -> np.ndarray:
     N = x.shape[0]
     Co, Cig, kH, kW = w.shape
     G = spec.groups

@@ -95,6 +95,7 @@ def _tensor(a, device):
     a = np.asarray(a)
     if (
         not a.flags.writeable
+        or not a.flags.aligned
         or any(s < 0 for s in a.strides)
         or any(s % a.itemsize for s in a.strides)
     ):
@@ -102,4 +103,13 @@ def _tensor(a, device):
         # writable array; ascontiguousarray would return a contiguous read-only one as is)
         a = a.copy(order="C")
     t = torch.from_numpy(a)
+    if (
+        t.dim() == 4
+        and not t.is_contiguous()
+        and t.is_contiguous(memory_format=torch.channels_last)
+    ):
+        # torch 2.13 crashes (SIGSEGV) on some channels-last inputs, e.g. x (2, 2, 21, 1),
+        # weight (1, 2, 5, 1), a bias, stride (1, 3), padding (0, 2), dilation (3, 2)
+        # (found by tests/test_fuzz.py): hand it those in C order
+        t = t.contiguous()
     return t if device.type == "cpu" else t.to(device)
