@@ -2,45 +2,64 @@
 # cython: initializedcheck=False
 """Compiled direct-convolution kernels for pyconv (float32 and float64).
 
-The algorithm, for one (image n, group g) problem:
+The algorithm, for one (image n, group g) "problem":
 
-1. The input planes of the group are copied once into a workspace, zero-padded and,
-   for stride s > 1, split into s_h * s_w "phase" planes, so that plane (a, b) holds
-   padded[i * s_h + a, j * s_w + b].  Every kernel tap (ic, kh, kw) then reads a
-   contiguous run of one phase plane, shifted by a constant offset ``off[t]``; stride
-   and dilation are entirely folded into those offsets.
-2. Outputs are computed on a "wide" grid p = oh * Wq + ow (Wq = phase-plane width), so a
-   run of consecutive p is a run of consecutive workspace addresses for every tap.  A
+1. The problem's input planes are read in place when that is possible (stride 1, no
+   padding, C-contiguous input) or copied, zero-padded and, for stride s > 1, split
+   into s_h * s_w "phase" planes, so that plane (a, b) holds padded[i * s_h + a,
+   j * s_w + b].  Every kernel tap (ic, kh, kw) then reads a contiguous run of one
+   plane, shifted by a constant offset ``off[t]``; stride and dilation are entirely
+   folded into those offsets.
+2. Outputs are computed on a "wide" grid p = oh * Wq + ow (Wq = plane row length), so a
+   run of consecutive p is a run of consecutive addresses for every tap.  A
    register-blocked micro-kernel (_tile_impl.h) keeps an 8-channel x (2 vectors) tile of
-   accumulators in registers over all taps; columns ow >= W_out are dropped on store.
-3. Work items are (n, g, chunk of wide positions, block of output channels); each output
-   element is produced by exactly one item with a fixed summation order, so results are
-   bitwise identical for any thread count.
+   accumulators in registers over all taps, reading the weights in their own layout;
+   columns ow >= W_out are dropped on store.
+3. Positions are processed in chunks sized for the L2 cache, all output-channel blocks
+   of a chunk in a row, so the chunk's input is read from cache once per block.  Each
+   output element is produced by exactly one tile with a fixed summation order, so
+   results are bitwise identical for any thread count.
 
-The GIL is released for all of it; ``prange`` runs the packing and the work items on
-OpenMP threads, but only when the call is big enough to pay for a parallel region.
+Three ways to feed the tiles ("modes"): DIRECT reads the caller's array; LOCAL packs one
+problem at a time into a per-thread workspace (many problems: batches, groups); GLOBAL
+packs the whole padded input once, in parallel, and splits positions and channel blocks
+into work items (one big problem).  The GIL is released throughout; ``prange`` runs
+the work on OpenMP threads, but only when the call is big enough to pay for a parallel
+region.  A long call polls for signals from the main thread, so Ctrl-C stops it.
 """
 
+cimport numpy as cnp
+from cpython.ref cimport PyObject
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 import os
+import threading
 
 import numpy as np
+
+cnp.import_array()
 
 ctypedef fused real:
     float
     double
 
+cdef extern from "Python.h":
+    # Declared without an exception clause: the kernels stash the error themselves.
+    int PyErr_CheckSignals()
+    void PyErr_Fetch(PyObject **, PyObject **, PyObject **)
+    void PyErr_Restore(PyObject *, PyObject *, PyObject *)
+    unsigned long PyThread_get_thread_ident()
+
 cdef extern from "_kernels.h" nogil:
     ctypedef void (*pyconv_tile_f32)(const float *, const int64_t *, int64_t, const float *,
-                                     const float *, float *, int64_t, int64_t, int64_t,
-                                     int64_t, int64_t)
+                                     int64_t, const float *, float *, int64_t, int64_t,
+                                     int64_t, int64_t, int64_t)
     ctypedef void (*pyconv_tile_f64)(const double *, const int64_t *, int64_t, const double *,
-                                     const double *, double *, int64_t, int64_t, int64_t,
-                                     int64_t, int64_t)
+                                     int64_t, const double *, double *, int64_t, int64_t,
+                                     int64_t, int64_t, int64_t)
     ctypedef struct pyconv_isa:
         const char *name
         pyconv_tile_f32 f32_block
@@ -55,19 +74,40 @@ cdef extern from "_kernels.h" nogil:
     int pyconv_isa_select(const char *name)
     void *pyconv_alloc(size_t nbytes)
     int pyconv_omp_max_threads()
+    int64_t pyconv_now_ns()
+    int pyconv_flag_get(const int *flag)
+    void pyconv_flag_set(int *flag)
+    int pyconv_thread_num()
+    void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
+                         int64_t xs3, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                         int64_t Hq, int64_t Wq)
+    void pyconv_pack_f64(const double *xp, double *ws, int64_t H, int64_t W, int64_t xs2,
+                         int64_t xs3, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                         int64_t Hq, int64_t Wq)
     const int PYCONV_OCB
     const int PYCONV_HAVE_OPENMP
     const char *PYCONV_BUILD_CFLAGS
 
 
-# Below this many floating-point operations a call runs on the calling thread: opening a
-# 2-thread OpenMP region costs about 1.8 us here, more than a whole article-size conv.
 cdef enum:
+    # Below this many floating-point operations a call runs on the calling thread:
+    # opening a 2-thread OpenMP region costs about 1.8 us here, more than a whole
+    # article-size conv.
     PARALLEL_MIN_FLOPS = 1 << 20
+    # Input bytes of one position chunk (all in-channels of a problem): half the L2.
+    CHUNK_BYTES = 192 * 1024
+    # Work between two looks at the clock, and time between two looks for Ctrl-C.
+    POLL_FLOPS = 8 << 20
+    MODE_DIRECT = 0
+    MODE_LOCAL = 1
+    MODE_GLOBAL = 2
+
+cdef int64_t POLL_NS = 20 * 1000 * 1000
 
 cdef int _num_threads = 1
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
+cdef unsigned long _main_thread = threading.main_thread().ident
 
 
 cdef struct Geometry:
@@ -77,59 +117,67 @@ cdef struct Geometry:
     int64_t Ho, Wo              # output plane
     int64_t sh, sw, dh, dw      # stride, dilation
     int64_t pt, pl              # zero padding before the first row / column
-    int64_t S, Hq, Wq, plane    # phases, phase-plane rows / columns, workspace per channel
-    int64_t P                   # wide positions per (n, g) problem: Ho * Wq
+    int64_t xs0, xs1, xs2, xs3  # input strides, in elements
+    int64_t S, Hq, Wq, plane    # phases, plane rows / row length, elements per channel
+    int64_t P                   # wide positions per problem: Ho * Wq
     int64_t ntaps               # Cig * kH * kW
+    int64_t off_max             # largest tap offset
+    int64_t px_max              # widest tile, in positions
     int64_t nfull, nblocks      # full PYCONV_OCB blocks, all blocks, per group
-    int64_t nchunks, chunk      # wide-position chunks per problem, and their length
+    int64_t nchunks, chunk      # position chunks per problem, and their length
     int64_t px_block, px_single  # wide positions per micro-kernel tile
+    int64_t x_len               # elements of a C-contiguous input (DIRECT mode)
+    int64_t tail_len            # per-channel run of a tail scratch (DIRECT mode)
+    int mode
+
+
+cdef struct Ctl:
+    # Cooperative cancellation: the calling thread polls for signals, all threads stop.
+    int abort
+    int poll                    # 1 if this call may poll (main thread, long call)
+    int64_t next_poll_ns
+    int64_t flops_since
+    PyObject *etype
+    PyObject *evalue
+    PyObject *etb
 
 
 cdef inline int64_t _ceil_div(int64_t a, int64_t b) noexcept nogil:
     return (a + b - 1) // b
 
 
-cdef void _pack_plane(const real[:, :, :, :] x, real *ws, const Geometry *g,
-                      int64_t n, int64_t c) noexcept nogil:
-    """Write the zero-padded, phase-split copy of plane x[n, c] into ws (OUT)."""
-    cdef int64_t a, b, i, j, r, col, j_lo, j_hi
-    cdef real *dst
-    for a in range(g.sh):
-        for b in range(g.sw):
-            dst = ws + ((a * g.sw + b) * g.Hq) * g.Wq
-            # columns j with 0 <= j * sw + b - pl < W
-            j_lo = _ceil_div(g.pl - b, g.sw) if g.pl > b else 0
-            j_hi = _ceil_div(g.W + g.pl - b, g.sw) if g.W + g.pl > b else 0
-            if j_hi > g.Wq:
-                j_hi = g.Wq
-            if j_lo > j_hi:
-                j_lo = j_hi
-            for i in range(g.Hq):
-                r = i * g.sh + a - g.pt
-                if r < 0 or r >= g.H or j_lo == j_hi:
-                    memset(dst, 0, g.Wq * sizeof(real))
-                else:
-                    if j_lo > 0:
-                        memset(dst, 0, j_lo * sizeof(real))
-                    col = j_lo * g.sw + b - g.pl
-                    for j in range(j_lo, j_hi):
-                        dst[j] = x[n, c, r, col]
-                        col = col + g.sw
-                    if j_hi < g.Wq:
-                        memset(dst + j_hi, 0, (g.Wq - j_hi) * sizeof(real))
-                dst = dst + g.Wq
+cdef void _poll_signals(Ctl *ctl) noexcept nogil:
+    """Run Python's signal handlers (with the GIL); on an exception, stop every thread."""
+    cdef int64_t now = pyconv_now_ns()
+    if now < ctl.next_poll_ns:
+        return
+    ctl.next_poll_ns = now + POLL_NS
+    with gil:
+        if PyErr_CheckSignals() != 0:
+            PyErr_Fetch(&ctl.etype, &ctl.evalue, &ctl.etb)
+            pyconv_flag_set(&ctl.abort)
 
 
-cdef void _pack_weight_block(const real[:, :, :, :] w, real *wp, const Geometry *g,
-                             int64_t oc0, int64_t m) noexcept nogil:
-    """Pack channels oc0 .. oc0+m-1 as wp[t * m + j] (OUT), t = (ic * kH + kh) * kW + kw."""
-    cdef int64_t j, ic, kh, kw, t = 0
-    for ic in range(g.Cig):
-        for kh in range(g.kH):
-            for kw in range(g.kW):
-                for j in range(m):
-                    wp[t * m + j] = w[oc0 + j, ic, kh, kw]
-                t = t + 1
+cdef inline void _account(Ctl *ctl, int64_t flops) noexcept nogil:
+    """Count work done by the calling thread and poll for signals every so often."""
+    if ctl.poll and pyconv_thread_num() == 0:
+        ctl.flops_since += flops
+        if ctl.flops_since >= POLL_FLOPS:
+            ctl.flops_since = 0
+            _poll_signals(ctl)
+
+
+cdef int _reraise(Ctl *ctl) except -1:
+    PyErr_Restore(ctl.etype, ctl.evalue, ctl.etb)
+    return -1
+
+
+cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g) noexcept nogil:
+    """Write the zero-padded, phase-split copy of the plane at xp into ws (OUT)."""
+    if real is float:
+        pyconv_pack_f32(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.pt, g.pl, g.Hq, g.Wq)
+    else:
+        pyconv_pack_f64(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.pt, g.pl, g.Hq, g.Wq)
 
 
 cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
@@ -142,64 +190,143 @@ cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
         m[0] = 1
 
 
-cdef void _run_item(const real *ws, const real *wp, const real *bias, real *out,
-                    const int64_t *off, const Geometry *g, int64_t item) noexcept nogil:
-    """Compute one work item: (image, group, chunk of wide positions, channel block)."""
+cdef inline void _tile(const real *xb, const int64_t *off, const real *w,
+                       const real *bias, real *o, const Geometry *g, int64_t m,
+                       int64_t p0, int64_t cnt) noexcept nogil:
+    cdef int64_t out_plane = g.Ho * g.Wo
+    if real is float:
+        if m == PYCONV_OCB:
+            pyconv_active_isa.f32_block(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
+                                        p0, cnt, g.Wq, g.Wo)
+        else:
+            pyconv_active_isa.f32_single(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
+                                         p0, cnt, g.Wq, g.Wo)
+    else:
+        if m == PYCONV_OCB:
+            pyconv_active_isa.f64_block(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
+                                        p0, cnt, g.Wq, g.Wo)
+        else:
+            pyconv_active_isa.f64_single(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
+                                         p0, cnt, g.Wq, g.Wo)
+
+
+cdef void _tail_tile(const real *pb, int64_t avail, const int64_t *off_tail,
+                     real *scratch, const real *w, const real *bias, real *o,
+                     const Geometry *g, int64_t m, int64_t p0, int64_t cnt) noexcept nogil:
+    """A DIRECT-mode tile whose reads would pass the end of the input array.
+
+    The runs it reads, one per in-channel, are copied (zero-filled past the end) into
+    ``scratch``, laid out with ``off_tail`` offsets.  ``avail`` = elements from pb to
+    the end of the array.
+    """
+    cdef int64_t ic, start, k
+    for ic in range(g.Cig):
+        start = ic * g.xs1 + p0
+        k = avail - start
+        if k > g.tail_len:
+            k = g.tail_len
+        if k < 0:
+            k = 0
+        if k > 0:
+            memcpy(scratch + ic * g.tail_len, pb + start, k * sizeof(real))
+        memset(scratch + ic * g.tail_len + k, 0, (g.tail_len - k) * sizeof(real))
+    _tile(scratch, off_tail, w, bias, o, g, m, p0, cnt)
+
+
+cdef void _run_range(const real *pb, int64_t avail, const real *w, const real *bias,
+                     real *out, const int64_t *off, const int64_t *off_tail,
+                     real *scratch, const Geometry *g, int64_t n, int64_t gi,
+                     int64_t p_lo, int64_t p_hi, int64_t kb_lo, int64_t kb_hi,
+                     Ctl *ctl) noexcept nogil:
+    """Positions [p_lo, p_hi) of problem (n, gi) for channel blocks [kb_lo, kb_hi).
+
+    pb is the problem's base (workspace or input); in DIRECT mode ``avail`` bounds the
+    reads (elements from pb to the end of the input), otherwise it is -1.
+    """
+    cdef int64_t kb, oc_local, m, oc, px, p0, cnt, p_safe = -1
+    cdef const real *bb
+    cdef real *o
+    if avail >= 0:
+        p_safe = avail - g.off_max - g.px_max  # tiles starting after it use the scratch
+    for kb in range(kb_lo, kb_hi):
+        if pyconv_flag_get(&ctl.abort):
+            return
+        _block_of(g, kb, &oc_local, &m)
+        oc = gi * g.Cog + oc_local
+        o = out + (n * g.Co + oc) * g.Ho * g.Wo
+        bb = bias + oc if bias != NULL else NULL
+        px = g.px_block if m == PYCONV_OCB else g.px_single
+        p0 = p_lo
+        while p0 < p_hi:
+            cnt = px if p0 + px <= p_hi else p_hi - p0
+            if avail >= 0 and p0 > p_safe:
+                _tail_tile(pb, avail, off_tail, scratch, w + oc * g.ntaps, bb, o, g, m,
+                           p0, cnt)
+            else:
+                _tile(pb + p0, off, w + oc * g.ntaps, bb, o, g, m, p0, cnt)
+            p0 = p0 + px
+        _account(ctl, 2 * m * (p_hi - p_lo) * g.ntaps)
+
+
+cdef inline const real *_input_at(const real *x, const Geometry *g, int64_t n,
+                                  int64_t c) noexcept nogil:
+    return x + n * g.xs0 + c * g.xs1
+
+
+cdef void _run_item(const real *x, real *ws, const real *w, const real *bias, real *out,
+                    const int64_t *off, const int64_t *off_tail, real *scratch,
+                    int64_t scratch_at, const Geometry *g, int64_t item,
+                    Ctl *ctl) noexcept nogil:
+    """DIRECT and GLOBAL modes: item = (image, group, position chunk, channel block)."""
     cdef int64_t kb = item % g.nblocks
     cdef int64_t r = item // g.nblocks
     cdef int64_t pc = r % g.nchunks
     r = r // g.nchunks
     cdef int64_t gi = r % g.G
     cdef int64_t n = r // g.G
-    cdef int64_t oc_local, m, oc, p0, p_lo, p_hi, px, cnt
-    _block_of(g, kb, &oc_local, &m)
-    oc = gi * g.Cog + oc_local
-    cdef const real *x = ws + (n * g.C + gi * g.Cig) * g.plane
-    cdef const real *w = wp + oc * g.ntaps
-    cdef const real *bb = NULL
-    if bias != NULL:
-        bb = bias + oc
-    cdef real *o = out + (n * g.Co + oc) * g.Ho * g.Wo
-    cdef int64_t out_plane = g.Ho * g.Wo
-    p_lo = pc * g.chunk
-    p_hi = p_lo + g.chunk
-    if p_hi > g.P:
-        p_hi = g.P
-    px = g.px_block if m == PYCONV_OCB else g.px_single
-    p0 = p_lo
-    while p0 < p_hi:
-        cnt = px if p0 + px <= p_hi else p_hi - p0
-        if real is float:
-            if m == PYCONV_OCB:
-                pyconv_active_isa.f32_block(x, off, g.ntaps, w, bb, o, out_plane,
-                                            p0, cnt, g.Wq, g.Wo)
-            else:
-                pyconv_active_isa.f32_single(x, off, g.ntaps, w, bb, o, out_plane,
-                                             p0, cnt, g.Wq, g.Wo)
-        else:
-            if m == PYCONV_OCB:
-                pyconv_active_isa.f64_block(x, off, g.ntaps, w, bb, o, out_plane,
-                                            p0, cnt, g.Wq, g.Wo)
-            else:
-                pyconv_active_isa.f64_single(x, off, g.ntaps, w, bb, o, out_plane,
-                                             p0, cnt, g.Wq, g.Wo)
-        p0 = p0 + px
+    cdef int64_t p_lo = pc * g.chunk
+    cdef int64_t p_hi = min(p_lo + g.chunk, g.P)
+    cdef int64_t start
+    if g.mode == MODE_DIRECT:
+        start = n * g.xs0 + gi * g.Cig * g.xs1
+        _run_range(x + start, g.x_len - start, w, bias, out, off, off_tail,
+                   scratch + scratch_at, g, n, gi, p_lo, p_hi, kb, kb + 1, ctl)
+    else:
+        _run_range(ws + (n * g.C + gi * g.Cig) * g.plane, -1, w, bias, out, off, NULL,
+                   NULL, g, n, gi, p_lo, p_hi, kb, kb + 1, ctl)
 
 
-cdef object _conv(const real[:, :, :, :] x, const real[:, :, :, :] w,
-                  const real[::1] bias, object out_arr, real[:, :, :, ::1] out,
-                  Geometry g):
+cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
+                       real *out, const int64_t *off, const Geometry *g, int64_t item,
+                       Ctl *ctl) noexcept nogil:
+    """LOCAL mode: pack problem (n, g) into this thread's workspace, then compute it."""
+    cdef int64_t gi = item % g.G
+    cdef int64_t n = item // g.G
+    cdef int64_t ic, p_lo
+    if pyconv_flag_get(&ctl.abort):
+        return
+    for ic in range(g.Cig):
+        _pack_plane(_input_at(x, g, n, gi * g.Cig + ic), ws + ic * g.plane, g)
+    p_lo = 0
+    while p_lo < g.P:
+        _run_range(ws, -1, w, bias, out, off, NULL, NULL, g, n, gi, p_lo,
+                   min(p_lo + g.chunk, g.P), 0, g.nblocks, ctl)
+        p_lo = p_lo + g.chunk
+
+
+cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
+                  int nt):
     global _parallel_calls
-    cdef int nt = _num_threads
-    cdef int64_t kh, kw, ic, t, a, b, qh, qw, off_max = 0
-    cdef int64_t nplanes = g.N * g.C, i, item, nitems, blk
-    cdef int64_t ws_len, need
+    cdef int64_t kh, kw, ic, t, a, b, qh, qw, cs, i, item, nitems, nproblems
+    cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
+    cdef int64_t extent
     cdef real *ws = NULL
-    cdef real *wp = NULL
+    cdef real *scratch = NULL
     cdef int64_t *off = NULL
-    cdef const real *bptr = NULL
+    cdef int64_t *off_tail = NULL
     cdef bint par
     cdef double flops
+    cdef Ctl ctl
 
     if real is float:
         g.px_block = pyconv_active_isa.f32_block_px
@@ -207,24 +334,33 @@ cdef object _conv(const real[:, :, :, :] x, const real[:, :, :, :] w,
     else:
         g.px_block = pyconv_active_isa.f64_block_px
         g.px_single = pyconv_active_isa.f64_single_px
-
+    g.px_max = max(g.px_block, g.px_single)
     g.nfull = g.Cog // PYCONV_OCB
     g.nblocks = g.nfull + g.Cog % PYCONV_OCB
     flops = 2.0 * g.N * g.Co * g.Ho * g.Wo * g.ntaps
     par = nt > 1 and flops >= PARALLEL_MIN_FLOPS
+    if not par:
+        nt = 1
+    nproblems = g.N * g.G
 
-    # Split the wide positions of each problem when there are too few problems to keep
-    # every thread busy (one big image, depthwise with few channels).
-    g.nchunks = 1
-    if par and g.N * g.G * g.nblocks < 4 * nt:
-        g.nchunks = _ceil_div(4 * nt, g.N * g.G * g.nblocks)
-    g.chunk = _ceil_div(_ceil_div(g.P, g.nchunks), g.px_single) * g.px_single
+    # Positions per chunk: the chunk's input (all in-channels) fits half the L2.
+    g.chunk = max(CHUNK_BYTES // (esize * g.Cig) // g.px_single, 1) * g.px_single
+    if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * _ceil_div(g.P, g.chunk) < 4 * nt:
+        # one big problem: split positions finer so every thread gets work
+        g.chunk = _ceil_div(_ceil_div(g.P, _ceil_div(4 * nt, nproblems * g.nblocks)),
+                            g.px_single) * g.px_single
+    g.chunk = min(g.chunk, _ceil_div(g.P, g.px_single) * g.px_single)
     g.nchunks = _ceil_div(g.P, g.chunk)
-    nitems = g.N * g.G * g.nchunks * g.nblocks
 
-    off = <int64_t *> pyconv_alloc(max(g.ntaps, 1) * sizeof(int64_t))
+    # Tap offsets: channel, stride phase, dilation and kernel position in one number.
+    cs = g.xs1 if g.mode == MODE_DIRECT else g.plane
+    off = <int64_t *> pyconv_alloc(2 * g.ntaps * sizeof(int64_t))
     if off == NULL:
-        raise MemoryError(f"pyconv: cannot allocate {g.ntaps * 8} bytes for tap offsets")
+        raise MemoryError(f"pyconv: cannot allocate {2 * g.ntaps * 8} bytes for tap offsets")
+    off_tail = off + g.ntaps
+    g.off_max = 0
+    extent = (g.kH - 1) * g.dh // g.sh * g.Wq + (g.kW - 1) * g.dw // g.sw
+    g.tail_len = extent + g.px_max
     t = 0
     for ic in range(g.Cig):
         for kh in range(g.kH):
@@ -233,62 +369,162 @@ cdef object _conv(const real[:, :, :, :] x, const real[:, :, :, :] w,
             for kw in range(g.kW):
                 b = (kw * g.dw) % g.sw
                 qw = (kw * g.dw) // g.sw
-                off[t] = ((ic * g.S + a * g.sw + b) * g.Hq + qh) * g.Wq + qw
-                if off[t] > off_max:
-                    off_max = off[t]
+                off[t] = ic * cs + ((a * g.sw + b) * g.Hq + qh) * g.Wq + qw
+                off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
+                g.off_max = max(g.off_max, off[t])
                 t += 1
 
-    # The micro-kernel reads whole tiles, past the last stored position of a problem:
-    # size the workspace so that the last group of the last image stays in bounds.
-    ws_len = nplanes * g.plane
-    need = (nplanes - g.Cig) * g.plane + off_max + g.chunk * g.nchunks + g.px_single
-    if need > ws_len:
-        ws_len = need
-    ws = <real *> pyconv_alloc(ws_len * sizeof(real))
-    wp = <real *> pyconv_alloc(max(g.Co * g.ntaps, 1) * sizeof(real))
-    if ws == NULL or wp == NULL:
+    # Workspaces.  The tiles read whole vectors past the last position of a problem,
+    # so every packed workspace ends with a zeroed margin.
+    if g.mode == MODE_DIRECT:
+        scratch_each = g.Cig * g.tail_len
+        ws_len = nt * scratch_each
+    elif g.mode == MODE_LOCAL:
+        ws_each = max(g.Cig * g.plane, g.off_max + g.P + g.px_max)
+        ws_each = _ceil_div(ws_each, 16) * 16  # keep each thread's part 64-byte aligned
+        ws_len = nt * ws_each
+    else:
+        ws_len = g.N * g.C * g.plane
+        need = (g.N * g.C - g.Cig) * g.plane + g.off_max + g.P + g.px_max
+        ws_len = max(ws_len, need)
+    ws = <real *> pyconv_alloc(ws_len * esize)
+    if ws == NULL:
         free(off)
-        free(ws)
-        free(wp)
         raise MemoryError(
-            f"pyconv: cannot allocate {ws_len * sizeof(real)} bytes for the padded input "
-            f"workspace and {g.Co * g.ntaps * sizeof(real)} bytes for packed weights"
+            f"pyconv: cannot allocate the {ws_len * esize} bytes of workspace this "
+            f"convolution needs"
         )
-    if bias is not None:
-        bptr = &bias[0]
+    if g.mode == MODE_DIRECT:
+        scratch = ws
+        ws = NULL
+
+    ctl.abort = 0
+    ctl.etype = ctl.evalue = ctl.etb = NULL
+    ctl.flops_since = 0
+    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
+    ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
     if par:
         _parallel_calls += 1
 
     with nogil:
-        memset(ws + nplanes * g.plane, 0, (ws_len - nplanes * g.plane) * sizeof(real))
-        if par:
-            for i in prange(nplanes, num_threads=nt, schedule="static"):
-                _pack_plane(x, ws + i * g.plane, &g, i // g.C, i % g.C)
-            for blk in prange(g.G * g.nblocks, num_threads=nt, schedule="static"):
-                _pack_one_block(w, wp, &g, blk)
-            for item in prange(nitems, num_threads=nt, schedule="dynamic"):
-                _run_item(ws, wp, bptr, &out[0, 0, 0, 0], off, &g, item)
+        if g.mode == MODE_LOCAL:
+            for i in range(nt):
+                memset(ws + i * ws_each + g.Cig * g.plane, 0,
+                       (ws_each - g.Cig * g.plane) * esize)
+            if par:
+                for item in prange(nproblems, num_threads=nt, schedule="dynamic"):
+                    _run_problem(x, ws + pyconv_thread_num() * ws_each, w, bias, out, off,
+                                 &g, item, &ctl)
+            else:
+                for item in range(nproblems):
+                    _run_problem(x, ws, w, bias, out, off, &g, item, &ctl)
         else:
-            for i in range(nplanes):
-                _pack_plane(x, ws + i * g.plane, &g, i // g.C, i % g.C)
-            for blk in range(g.G * g.nblocks):
-                _pack_one_block(w, wp, &g, blk)
-            for item in range(nitems):
-                _run_item(ws, wp, bptr, &out[0, 0, 0, 0], off, &g, item)
+            nitems = nproblems * g.nchunks * g.nblocks
+            if g.mode == MODE_GLOBAL:
+                memset(ws + g.N * g.C * g.plane, 0, (ws_len - g.N * g.C * g.plane) * esize)
+                if par:
+                    for i in prange(g.N * g.C, num_threads=nt, schedule="static"):
+                        _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g)
+                else:
+                    for i in range(g.N * g.C):
+                        _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g)
+            if par:
+                for item in prange(nitems, num_threads=nt, schedule="dynamic"):
+                    _run_item(x, ws, w, bias, out, off, off_tail, scratch,
+                              pyconv_thread_num() * scratch_each, &g, item, &ctl)
+            else:
+                for item in range(nitems):
+                    _run_item(x, ws, w, bias, out, off, off_tail, scratch, 0, &g, item, &ctl)
 
     free(off)
     free(ws)
-    free(wp)
-    return out_arr
+    free(scratch)
+    if ctl.abort:
+        _reraise(&ctl)
+    return None
 
 
-cdef inline void _pack_one_block(const real[:, :, :, :] w, real *wp, const Geometry *g,
-                                 int64_t blk) noexcept nogil:
-    cdef int64_t oc_local, m
-    cdef int64_t gi = blk // g.nblocks
-    _block_of(g, blk % g.nblocks, &oc_local, &m)
-    oc_local = gi * g.Cog + oc_local
-    _pack_weight_block(w, wp + oc_local * g.ntaps, g, oc_local, m)
+cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int64_t sw,
+                     int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
+                     int64_t groups, bint unbatched):
+    """Run a validated call: ``x`` is (N, C, H, W), or (C, H, W) if ``unbatched``."""
+    cdef Geometry g
+    cdef int typenum = cnp.PyArray_TYPE(x)
+    cdef int64_t esize = cnp.PyArray_ITEMSIZE(x)
+    cdef cnp.npy_intp *xst
+    cdef cnp.npy_intp *xdim
+    cdef cnp.npy_intp *wdim
+    cdef cnp.npy_intp dims[4]
+    cdef int k
+    cdef const void *bptr = NULL
+
+    # The kernels index in elements and read the weight rows in place: anything else
+    # (byte strides that are not element multiples, misaligned data, a weight view) is
+    # copied first.  An unbatched (C, H, W) input is read as N = 1.
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef bint copy = not cnp.PyArray_ISALIGNED(x)
+    xst = cnp.PyArray_STRIDES(x)
+    for k in range(nd):
+        copy = copy or xst[k] % esize != 0
+    if copy:
+        x = np.ascontiguousarray(x)
+        xst = cnp.PyArray_STRIDES(x)
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
+        w = np.ascontiguousarray(w)
+    xdim = cnp.PyArray_DIMS(x)
+    wdim = cnp.PyArray_DIMS(w)
+
+    g.N = xdim[0] if nd == 4 else 1
+    g.xs0 = xst[0] // esize if nd == 4 else 0
+    g.C, g.H, g.W = xdim[nd - 3], xdim[nd - 2], xdim[nd - 1]
+    g.xs1, g.xs2, g.xs3 = xst[nd - 3] // esize, xst[nd - 2] // esize, xst[nd - 1] // esize
+    g.Co, g.Cig, g.kH, g.kW = wdim[0], wdim[1], wdim[2], wdim[3]
+    g.G = groups
+    g.Cog = g.Co // groups
+    g.sh, g.sw, g.dh, g.dw = sh, sw, dh, dw
+    g.pt, g.pl = pt, pl
+    cdef int64_t Hp = g.H + pt + pb
+    cdef int64_t Wp = g.W + pl + pr
+    g.Ho = (Hp - g.dh * (g.kH - 1) - 1) // g.sh + 1
+    g.Wo = (Wp - g.dw * (g.kW - 1) - 1) // g.sw + 1
+    g.ntaps = g.Cig * g.kH * g.kW
+
+    dims[0], dims[1], dims[2], dims[3] = g.N, g.Co, g.Ho, g.Wo
+    out = cnp.PyArray_EMPTY(3 if unbatched else 4, dims + (1 if unbatched else 0),
+                            typenum, 0)
+    if g.N * g.Co * g.Ho * g.Wo == 0:
+        return out
+    if g.ntaps == 0:  # no input channels: the output is the bias (or zeros)
+        out[...] = 0 if bias is None else np.reshape(bias, (-1, 1, 1))
+        return out
+
+    if (sh == 1 and sw == 1 and pt == 0 and pb == 0 and pl == 0 and pr == 0
+            and cnp.PyArray_IS_C_CONTIGUOUS(x)):
+        # read the input in place; the wide rows are the array's own rows
+        g.mode = MODE_DIRECT
+        g.S, g.Hq, g.Wq = 1, g.H, g.W
+        g.x_len = g.N * g.C * g.H * g.W
+    else:
+        g.mode = MODE_LOCAL if g.N * g.G >= 2 * max(_num_threads, 1) else MODE_GLOBAL
+        g.S = g.sh * g.sw
+        g.Hq = _ceil_div(Hp, g.sh)
+        g.Wq = _ceil_div(Wp, g.sw)
+        g.x_len = -1
+    g.plane = g.S * g.Hq * g.Wq
+    g.P = g.Ho * g.Wq
+
+    if bias is not None:
+        bptr = cnp.PyArray_DATA(bias)
+    if typenum == cnp.NPY_FLOAT:
+        _conv[float](<const float *> cnp.PyArray_DATA(x), <const float *> cnp.PyArray_DATA(w),
+                     <const float *> bptr, <float *> cnp.PyArray_DATA(out), g, _num_threads)
+    elif typenum == cnp.NPY_DOUBLE:
+        _conv[double](<const double *> cnp.PyArray_DATA(x),
+                      <const double *> cnp.PyArray_DATA(w), <const double *> bptr,
+                      <double *> cnp.PyArray_DATA(out), g, _num_threads)
+    else:
+        raise TypeError(f"pyconv._core: unsupported dtype {x.dtype}")
+    return out
 
 
 def conv2d_forward(x, w, bias, int64_t stride_h, int64_t stride_w,
@@ -312,36 +548,91 @@ def conv2d_forward(x, w, bias, int64_t stride_h, int64_t stride_w,
     -------
     out : ndarray, shape (N, C_out, H_out, W_out), the dtype of x, C-contiguous
     """
-    cdef Geometry g
-    g.N, g.C, g.H, g.W = x.shape
-    g.Co, g.Cig, g.kH, g.kW = w.shape
-    g.G = groups
-    g.Cog = g.Co // groups
-    g.sh, g.sw, g.dh, g.dw = stride_h, stride_w, dil_h, dil_w
-    g.pt, g.pl = pad_top, pad_left
-    cdef int64_t Hp = g.H + pad_top + pad_bottom
-    cdef int64_t Wp = g.W + pad_left + pad_right
-    g.Ho = (Hp - g.dh * (g.kH - 1) - 1) // g.sh + 1
-    g.Wo = (Wp - g.dw * (g.kW - 1) - 1) // g.sw + 1
-    g.S = g.sh * g.sw
-    g.Hq = _ceil_div(Hp, g.sh)
-    g.Wq = _ceil_div(Wp, g.sw)
-    g.plane = g.S * g.Hq * g.Wq
-    g.P = g.Ho * g.Wq
-    g.ntaps = g.Cig * g.kH * g.kW
+    return _forward(x, w, bias, stride_h, stride_w, pad_top, pad_bottom, pad_left,
+                    pad_right, dil_h, dil_w, groups, False)
 
-    dtype = x.dtype
-    out_arr = np.empty((g.N, g.Co, g.Ho, g.Wo), dtype=dtype)
-    if out_arr.size == 0:
-        return out_arr
-    if g.ntaps == 0:  # no input channels: the output is the bias (or zeros)
-        out_arr[...] = 0 if bias is None else bias.reshape(1, -1, 1, 1)
-        return out_arr
-    if dtype == np.float32:
-        return _conv[float](x, w, bias, out_arr, out_arr, g)
-    if dtype == np.float64:
-        return _conv[double](x, w, bias, out_arr, out_arr, g)
-    raise TypeError(f"pyconv._core: unsupported dtype {dtype}")
+
+cdef inline bint _small_int(object v, int64_t lo, int64_t *dst):
+    """Read an exact Python int in [lo, 2**31) (anything else: let the front end decide)."""
+    if type(v) is not int:
+        return False
+    if not (lo <= v < 2147483648):
+        return False
+    dst[0] = v
+    return True
+
+
+cdef inline bint _small_pair(object v, int64_t lo, int64_t *a, int64_t *b):
+    if type(v) is int:
+        if not _small_int(v, lo, a):
+            return False
+        b[0] = a[0]
+        return True
+    if type(v) is tuple and len(<tuple> v) == 2:
+        return _small_int((<tuple> v)[0], lo, a) and _small_int((<tuple> v)[1], lo, b)
+    return False
+
+
+def conv2d_fast(input, weight, bias, stride, padding, dilation, groups):
+    """The common call, validated and run with no Python-level overhead.
+
+    Accepts only plain arguments whose validity is evident: ndarrays of one native
+    float dtype, 3-D or 4-D input, non-empty shapes that agree, ints or 2-tuples of
+    ints.  Returns None for anything else, and the caller then takes the full front end
+    (which gives the errors and handles the rare cases).
+
+    Returns
+    -------
+    out : ndarray or None
+        The result of ``conv2d(input, weight, bias, stride, padding, dilation, groups)``.
+    """
+    cdef int64_t sh, sw, ph, pw, dh, dw, ng, k
+    cdef int typenum
+    cdef cnp.ndarray x, w
+    cdef cnp.npy_intp *xs
+    cdef cnp.npy_intp *ws
+    cdef int nd
+    if type(input) is not np.ndarray or type(weight) is not np.ndarray:
+        return None
+    x = input
+    w = weight
+    nd = cnp.PyArray_NDIM(x)
+    if (nd != 3 and nd != 4) or cnp.PyArray_NDIM(w) != 4:
+        return None
+    typenum = cnp.PyArray_TYPE(x)
+    if ((typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE)
+            or cnp.PyArray_TYPE(w) != typenum
+            or not cnp.PyArray_ISNOTSWAPPED(x) or not cnp.PyArray_ISNOTSWAPPED(w)):
+        return None
+    if bias is not None:
+        if (type(bias) is not np.ndarray or cnp.PyArray_NDIM(bias) != 1
+                or cnp.PyArray_TYPE(bias) != typenum
+                or not cnp.PyArray_ISNOTSWAPPED(bias)
+                or not cnp.PyArray_IS_C_CONTIGUOUS(bias) or not cnp.PyArray_ISALIGNED(bias)
+                or cnp.PyArray_DIMS(bias)[0] != cnp.PyArray_DIMS(w)[0]):
+            return None
+    if not (_small_pair(stride, 1, &sh, &sw) and _small_pair(padding, 0, &ph, &pw)
+            and _small_pair(dilation, 1, &dh, &dw) and _small_int(groups, 1, &ng)):
+        return None
+    xs = cnp.PyArray_DIMS(x)
+    ws = cnp.PyArray_DIMS(w)
+    cdef int64_t N = xs[0] if nd == 4 else 1
+    cdef int64_t C = xs[nd - 3], H = xs[nd - 2], W = xs[nd - 1]
+    for k in range(4):
+        if ws[k] <= 0:
+            return None
+    if N <= 0 or C <= 0 or H <= 0 or W <= 0:
+        return None
+    if ws[0] % ng or ws[1] * ng != C:
+        return None
+    cdef int64_t Ho = (H + 2 * ph - dh * (ws[2] - 1) - 1)
+    cdef int64_t Wo = (W + 2 * pw - dw * (ws[3] - 1) - 1)
+    if Ho < 0 or Wo < 0:
+        return None
+    # output elements beyond 2**50: let the front end report the size properly
+    if <double> N * ws[0] * (Ho // sh + 1) * (Wo // sw + 1) > 1125899906842624.0:
+        return None
+    return _forward(x, w, bias, sh, sw, ph, ph, pw, pw, dh, dw, ng, nd == 3)
 
 
 def set_num_threads(int n):

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -28,6 +29,7 @@
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PYCONV_X86 1
+#include <immintrin.h>
 #else
 #define PYCONV_X86 0
 #endif
@@ -36,10 +38,10 @@
 #define PYCONV_OCB 8
 
 typedef void (*pyconv_tile_f32)(const float *, const int64_t *, int64_t, const float *,
-                                const float *, float *, int64_t, int64_t, int64_t,
+                                int64_t, const float *, float *, int64_t, int64_t, int64_t,
                                 int64_t, int64_t);
 typedef void (*pyconv_tile_f64)(const double *, const int64_t *, int64_t, const double *,
-                                const double *, double *, int64_t, int64_t, int64_t,
+                                int64_t, const double *, double *, int64_t, int64_t, int64_t,
                                 int64_t, int64_t);
 
 typedef struct {
@@ -143,7 +145,23 @@ static const pyconv_isa pyconv_isa_avx2 = {
 typedef float pv_f32x16 __attribute__((vector_size(64)));
 typedef double pv_f64x8 __attribute__((vector_size(64)));
 
+/* Partial rows of a tile are stored with one masked move, not an element loop. */
+__attribute__((target("avx512f"))) static inline void
+pv_tail_avx512_f32(float *dst, const float *src, int64_t n)
+{
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+}
+
+__attribute__((target("avx512f"))) static inline void
+pv_tail_avx512_f64(double *dst, const double *src, int64_t n)
+{
+    const __mmask8 m = (__mmask8)((1u << n) - 1u);
+    _mm512_mask_storeu_pd(dst, m, _mm512_maskz_loadu_pd(m, src));
+}
+
 #define TILE_NAME tile_avx512_f32_block
+#define TILE_TAIL pv_tail_avx512_f32
 #define TILE_T float
 #define TILE_VEC pv_f32x16
 #define TILE_VL 16
@@ -153,6 +171,7 @@ typedef double pv_f64x8 __attribute__((vector_size(64)));
 #include "_tile_impl.h"
 
 #define TILE_NAME tile_avx512_f32_single
+#define TILE_TAIL pv_tail_avx512_f32
 #define TILE_T float
 #define TILE_VEC pv_f32x16
 #define TILE_VL 16
@@ -162,6 +181,7 @@ typedef double pv_f64x8 __attribute__((vector_size(64)));
 #include "_tile_impl.h"
 
 #define TILE_NAME tile_avx512_f64_block
+#define TILE_TAIL pv_tail_avx512_f64
 #define TILE_T double
 #define TILE_VEC pv_f64x8
 #define TILE_VL 8
@@ -171,6 +191,7 @@ typedef double pv_f64x8 __attribute__((vector_size(64)));
 #include "_tile_impl.h"
 
 #define TILE_NAME tile_avx512_f64_single
+#define TILE_TAIL pv_tail_avx512_f64
 #define TILE_T double
 #define TILE_VEC pv_f64x8
 #define TILE_VL 8
@@ -226,6 +247,95 @@ static int pyconv_omp_max_threads(void)
     return omp_get_max_threads();
 #else
     return 1;
+#endif
+}
+
+/* Packing: the zero-padded, phase-split copy of one input plane (see _core.pyx).
+ *
+ *     ws[((a * sw + b) * Hq + i) * Wq + j] = x[i * sh + a - pt, j * sw + b - pl]  (or 0)
+ *
+ * Written in C with literal unit and stride-2 column steps so that the compiler
+ * vectorises the copies; rows of small planes are short, and a libc call per row cost
+ * more than the copy (a 14x14 depthwise channel made ~50 calls), so short runs are
+ * copied inline and only long ones go to memcpy / memset. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PYCONV_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define PYCONV_NO_LIBCALLS
+#endif
+
+static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+#define PYCONV_PACK(T, SUFFIX)                                                          \
+    PYCONV_NO_LIBCALLS static inline void pyconv_zero_##SUFFIX(T *dst, int64_t n)       \
+    {                                                                                   \
+        if (n >= 64) { memset(dst, 0, (size_t)n * sizeof(T)); return; }                \
+        for (int64_t j = 0; j < n; ++j) dst[j] = 0;                                     \
+    }                                                                                   \
+    PYCONV_NO_LIBCALLS static void                                                      \
+    pyconv_pack_##SUFFIX(const T *restrict xp, T *restrict ws, int64_t H, int64_t W,    \
+                         int64_t xs2, int64_t xs3, int64_t sh, int64_t sw, int64_t pt,  \
+                         int64_t pl, int64_t Hq, int64_t Wq)                            \
+    {                                                                                   \
+        for (int64_t a = 0; a < sh; ++a)                                                \
+            for (int64_t b = 0; b < sw; ++b) {                                          \
+                T *dst = ws + (a * sw + b) * Hq * Wq;                                   \
+                /* columns j with 0 <= j * sw + b - pl < W */                           \
+                int64_t j_lo = pl > b ? pyconv_ceil_div(pl - b, sw) : 0;                \
+                int64_t j_hi = W + pl > b ? pyconv_ceil_div(W + pl - b, sw) : 0;        \
+                if (j_hi > Wq) j_hi = Wq;                                               \
+                if (j_lo > j_hi) j_lo = j_hi;                                           \
+                const int64_t n = j_hi - j_lo;                                          \
+                for (int64_t i = 0; i < Hq; ++i, dst += Wq) {                           \
+                    const int64_t r = i * sh + a - pt;                                  \
+                    if (r < 0 || r >= H || n == 0) {                                    \
+                        pyconv_zero_##SUFFIX(dst, Wq);                                  \
+                        continue;                                                       \
+                    }                                                                   \
+                    pyconv_zero_##SUFFIX(dst, j_lo);                                    \
+                    const T *restrict src = xp + r * xs2 + (j_lo * sw + b - pl) * xs3;  \
+                    T *restrict d = dst + j_lo;                                         \
+                    if (sw == 1 && xs3 == 1) {                                          \
+                        if (n >= 64) memcpy(d, src, (size_t)n * sizeof(T));             \
+                        else for (int64_t j = 0; j < n; ++j) d[j] = src[j];             \
+                    } else if (sw == 2 && xs3 == 1) {                                   \
+                        for (int64_t j = 0; j < n; ++j) d[j] = src[2 * j];              \
+                    } else {                                                            \
+                        const int64_t step = sw * xs3;                                  \
+                        for (int64_t j = 0; j < n; ++j) d[j] = src[j * step];           \
+                    }                                                                   \
+                    pyconv_zero_##SUFFIX(dst + j_hi, Wq - j_hi);                        \
+                }                                                                       \
+            }                                                                           \
+    }
+PYCONV_PACK(float, f32)
+PYCONV_PACK(double, f64)
+
+/* Monotonic clock in nanoseconds (the kernels poll for Ctrl-C at most this often). */
+static inline int64_t pyconv_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A flag one thread raises and the others read inside a parallel region. */
+static inline int pyconv_flag_get(const int *flag)
+{
+    return __atomic_load_n(flag, __ATOMIC_RELAXED);
+}
+
+static inline void pyconv_flag_set(int *flag)
+{
+    __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+}
+
+static inline int pyconv_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
 #endif
 }
 

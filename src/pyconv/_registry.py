@@ -534,6 +534,32 @@ def _default() -> Any:
     return _default_obj
 
 
+def fast_path(backend: Any) -> Any:
+    """The chosen backend's ``_fast_conv2d`` (validation and work in one call), or None.
+
+    Used by :func:`pyconv.conv2d` before validation, so it must be cheap: it answers for
+    the default backend when nothing is selected, and for a single backend chosen on the
+    call, by :func:`use_backend` or by :func:`set_backend` (once a name has been
+    loaded); anything else takes :func:`resolve`.  The hook is
+    private to pyconv's compiled backend: it returns None for any call it does not
+    handle, and then the full front end runs.
+    """
+    if backend is None:
+        sel = _context.get() or _global
+        if sel is None:
+            if _env_choice is None:
+                return getattr(_default_obj, "_fast_conv2d", None)
+            return None
+        if len(sel.choices) != 1:
+            return None
+        backend, options = sel.choices[0]
+        if options:
+            return None
+    if type(backend) is str:
+        return getattr(_loaded.get((backend, ())), "_fast_conv2d", None)
+    return getattr(backend, "_fast_conv2d", None)
+
+
 def resolve(backend: Any, spec: ConvSpec) -> Any:
     """Return the backend object that runs ``spec``, by the selection rules."""
     if backend is None:

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from ._dask import conv2d as _dask_conv2d
 from ._dask import is_dask_array
-from ._registry import resolve
+from ._registry import fast_path, resolve
 from ._spec import prepare_conv2d
 
 __all__ = ["conv2d"]
@@ -104,6 +104,13 @@ def conv2d(
     """
     if is_dask_array(input):  # lazy, tile by tile: see pyconv._dask
         return _dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
+    # The common call (plain arrays and ints, the compiled backend) is validated and run
+    # in one compiled function; None means "take the full path".
+    fast = fast_path(backend)
+    if fast is not None:
+        out = fast(input, weight, bias, stride, padding, dilation, groups)
+        if out is not None:
+            return out
     torch = sys.modules.get("torch")
     if torch is not None and (isinstance(input, torch.Tensor) or isinstance(weight, torch.Tensor)):
         return _conv2d_tensor(

@@ -50,3 +50,6 @@ class CythonBackend:
         return True
 
     conv2d = staticmethod(conv2d)
+    #: validation and the kernels in one compiled call (None when the arguments need the
+    #: full front end); see ``_registry.fast_path`` and ``_core.conv2d_fast``.
+    _fast_conv2d = staticmethod(_core.conv2d_fast)
