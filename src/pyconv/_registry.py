@@ -535,14 +535,14 @@ def _default() -> Any:
 
 
 def fast_path(backend: Any) -> Any:
-    """The chosen backend's ``_fast_conv2d`` (validation and work in one call), or None.
+    """Return the chosen backend's ``_fast_conv2d`` (validation and work in one call).
 
     Used by :func:`pyconv.conv2d` before validation, so it must be cheap: it answers for
     the default backend when nothing is selected, and for a single backend chosen on the
     call, by :func:`use_backend` or by :func:`set_backend` (once a name has been
-    loaded); anything else takes :func:`resolve`.  The hook is
-    private to pyconv's compiled backend: it returns None for any call it does not
-    handle, and then the full front end runs.
+    loaded); anything else gets None and takes :func:`resolve`.  The hook is private to
+    pyconv's compiled backend: it returns None for any call it does not handle, and then
+    the full front end runs.
     """
     if backend is None:
         sel = _context.get() or _global
