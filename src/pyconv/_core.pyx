@@ -70,6 +70,10 @@ cdef extern from "_kernels.h" nogil:
         int64_t f32_single_px
         int64_t f64_block_px
         int64_t f64_single_px
+        pyconv_tile_f32 f32_wide
+        pyconv_tile_f64 f64_wide
+        int64_t f32_wide_px
+        int64_t f64_wide_px
     const pyconv_isa *pyconv_active_isa
     int pyconv_isa_select(const char *name)
     void *pyconv_alloc(size_t nbytes)
@@ -79,11 +83,11 @@ cdef extern from "_kernels.h" nogil:
     void pyconv_flag_set(int *flag)
     int pyconv_thread_num()
     void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
-                         int64_t xs3, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
-                         int64_t Hq, int64_t Wq)
+                         int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)
     void pyconv_pack_f64(const double *xp, double *ws, int64_t H, int64_t W, int64_t xs2,
-                         int64_t xs3, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
-                         int64_t Hq, int64_t Wq)
+                         int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)
     const int PYCONV_OCB
     const int PYCONV_HAVE_OPENMP
     const char *PYCONV_BUILD_CFLAGS
@@ -107,6 +111,8 @@ cdef int64_t POLL_NS = 20 * 1000 * 1000
 cdef int _num_threads = 1
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
+# Bytes of scratch memory (workspace, offsets, copies) the last call allocated.
+cdef int64_t _workspace_bytes = 0
 cdef unsigned long _main_thread = threading.main_thread().ident
 
 
@@ -118,7 +124,8 @@ cdef struct Geometry:
     int64_t sh, sw, dh, dw      # stride, dilation
     int64_t pt, pl              # zero padding before the first row / column
     int64_t xs0, xs1, xs2, xs3  # input strides, in elements
-    int64_t S, Hq, Wq, plane    # phases, plane rows / row length, elements per channel
+    int64_t Sh, Sw, S           # stride phases read by some tap (rows, columns, all)
+    int64_t Hq, Wq, plane       # phase-plane rows / row length, elements per channel
     int64_t P                   # wide positions per problem: Ho * Wq
     int64_t ntaps               # Cig * kH * kW
     int64_t off_max             # largest tap offset
@@ -126,6 +133,8 @@ cdef struct Geometry:
     int64_t nfull, nblocks      # full PYCONV_OCB blocks, all blocks, per group
     int64_t nchunks, chunk      # position chunks per problem, and their length
     int64_t px_block, px_single  # wide positions per micro-kernel tile
+    pyconv_tile_f32 block_f32   # the PYCONV_OCB-channel tile chosen for this call
+    pyconv_tile_f64 block_f64
     int64_t x_len               # elements of a C-contiguous input (DIRECT mode)
     int64_t tail_len            # per-channel run of a tail scratch (DIRECT mode)
     int mode
@@ -144,6 +153,15 @@ cdef struct Ctl:
 
 cdef inline int64_t _ceil_div(int64_t a, int64_t b) noexcept nogil:
     return (a + b - 1) // b
+
+
+cdef inline int64_t _lcm(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t x = a, y = b, r
+    while y:
+        r = x % y
+        x = y
+        y = r
+    return a // x * b
 
 
 cdef void _poll_signals(Ctl *ctl) noexcept nogil:
@@ -175,9 +193,11 @@ cdef int _reraise(Ctl *ctl) except -1:
 cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g) noexcept nogil:
     """Write the zero-padded, phase-split copy of the plane at xp into ws (OUT)."""
     if real is float:
-        pyconv_pack_f32(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.pt, g.pl, g.Hq, g.Wq)
+        pyconv_pack_f32(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
+                        g.Hq, g.Wq)
     else:
-        pyconv_pack_f64(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.pt, g.pl, g.Hq, g.Wq)
+        pyconv_pack_f64(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
+                        g.Hq, g.Wq)
 
 
 cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
@@ -196,15 +216,13 @@ cdef inline void _tile(const real *xb, const int64_t *off, const real *w,
     cdef int64_t out_plane = g.Ho * g.Wo
     if real is float:
         if m == PYCONV_OCB:
-            pyconv_active_isa.f32_block(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
-                                        p0, cnt, g.Wq, g.Wo)
+            g.block_f32(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
         else:
             pyconv_active_isa.f32_single(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
                                          p0, cnt, g.Wq, g.Wo)
     else:
         if m == PYCONV_OCB:
-            pyconv_active_isa.f64_block(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
-                                        p0, cnt, g.Wq, g.Wo)
+            g.block_f64(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
         else:
             pyconv_active_isa.f64_single(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane,
                                          p0, cnt, g.Wq, g.Wo)
@@ -316,10 +334,10 @@ cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
 
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
                   int nt):
-    global _parallel_calls
+    global _parallel_calls, _workspace_bytes
     cdef int64_t kh, kw, ic, t, a, b, qh, qw, cs, i, item, nitems, nproblems
     cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
-    cdef int64_t extent
+    cdef int64_t extent, noff
     cdef real *ws = NULL
     cdef real *scratch = NULL
     cdef int64_t *off = NULL
@@ -328,12 +346,21 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef double flops
     cdef Ctl ctl
 
+    cdef const pyconv_isa *isa = pyconv_active_isa
+    cdef int64_t px_wide
     if real is float:
-        g.px_block = pyconv_active_isa.f32_block_px
-        g.px_single = pyconv_active_isa.f32_single_px
+        g.px_block, g.px_single, px_wide = isa.f32_block_px, isa.f32_single_px, isa.f32_wide_px
+        g.block_f32 = isa.f32_block
     else:
-        g.px_block = pyconv_active_isa.f64_block_px
-        g.px_single = pyconv_active_isa.f64_single_px
+        g.px_block, g.px_single, px_wide = isa.f64_block_px, isa.f64_single_px, isa.f64_wide_px
+        g.block_f64 = isa.f64_block
+    # The wide tile is about 7 % faster per position computed; take it unless rounding
+    # a problem up to whole tiles wastes more than that (7x7 and 14x14 planes).
+    cdef int64_t cover_wide = _ceil_div(g.P, px_wide) * px_wide
+    if px_wide != g.px_block and cover_wide * 100 < _ceil_div(g.P, g.px_block) * g.px_block * 107:
+        g.px_block = px_wide
+        g.block_f32 = isa.f32_wide
+        g.block_f64 = isa.f64_wide
     g.px_max = max(g.px_block, g.px_single)
     g.nfull = g.Cog // PYCONV_OCB
     g.nblocks = g.nfull + g.Cog % PYCONV_OCB
@@ -343,21 +370,26 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         nt = 1
     nproblems = g.N * g.G
 
-    # Positions per chunk: the chunk's input (all in-channels) fits half the L2.
-    g.chunk = max(CHUNK_BYTES // (esize * g.Cig) // g.px_single, 1) * g.px_single
+    # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
+    # are whole tiles of both kinds, so only a problem's last tile is partial.
+    cdef int64_t unit = _lcm(g.px_block, g.px_single)
+    g.chunk = max(CHUNK_BYTES // (esize * g.Cig) // unit, 1) * unit
     if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * _ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
         g.chunk = _ceil_div(_ceil_div(g.P, _ceil_div(4 * nt, nproblems * g.nblocks)),
-                            g.px_single) * g.px_single
-    g.chunk = min(g.chunk, _ceil_div(g.P, g.px_single) * g.px_single)
+                            unit) * unit
+    g.chunk = min(g.chunk, _ceil_div(g.P, unit) * unit)
     g.nchunks = _ceil_div(g.P, g.chunk)
 
     # Tap offsets: channel, stride phase, dilation and kernel position in one number.
     cs = g.xs1 if g.mode == MODE_DIRECT else g.plane
-    off = <int64_t *> pyconv_alloc(2 * g.ntaps * sizeof(int64_t))
+    # (DIRECT mode also needs the offsets into a tail scratch, see _tail_tile)
+    noff = g.ntaps * (2 if g.mode == MODE_DIRECT else 1)
+    off = <int64_t *> pyconv_alloc(noff * sizeof(int64_t))
     if off == NULL:
-        raise MemoryError(f"pyconv: cannot allocate {2 * g.ntaps * 8} bytes for tap offsets")
-    off_tail = off + g.ntaps
+        raise MemoryError(f"pyconv: cannot allocate {noff * 8} bytes for tap offsets")
+    if g.mode == MODE_DIRECT:
+        off_tail = off + g.ntaps
     g.off_max = 0
     extent = (g.kH - 1) * g.dh // g.sh * g.Wq + (g.kW - 1) * g.dw // g.sw
     g.tail_len = extent + g.px_max
@@ -369,8 +401,9 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
             for kw in range(g.kW):
                 b = (kw * g.dw) % g.sw
                 qw = (kw * g.dw) // g.sw
-                off[t] = ic * cs + ((a * g.sw + b) * g.Hq + qh) * g.Wq + qw
-                off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
+                off[t] = ic * cs + ((a * g.Sw + b) * g.Hq + qh) * g.Wq + qw
+                if off_tail != NULL:
+                    off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
                 g.off_max = max(g.off_max, off[t])
                 t += 1
 
@@ -391,9 +424,10 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     if ws == NULL:
         free(off)
         raise MemoryError(
-            f"pyconv: cannot allocate the {ws_len * esize} bytes of workspace this "
-            f"convolution needs"
+            f"pyconv: cannot allocate the {ws_len * esize} bytes "
+            f"({ws_len * esize / 2**30:.3g} GiB) of workspace this convolution needs"
         )
+    _workspace_bytes += ws_len * esize + noff * sizeof(int64_t)
     if g.mode == MODE_DIRECT:
         scratch = ws
         ws = NULL
@@ -448,6 +482,7 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
                      int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
                      int64_t groups, bint unbatched):
     """Run a validated call: ``x`` is (N, C, H, W), or (C, H, W) if ``unbatched``."""
+    global _workspace_bytes
     cdef Geometry g
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef int64_t esize = cnp.PyArray_ITEMSIZE(x)
@@ -466,11 +501,14 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     xst = cnp.PyArray_STRIDES(x)
     for k in range(nd):
         copy = copy or xst[k] % esize != 0
+    _workspace_bytes = 0
     if copy:
         x = np.ascontiguousarray(x)
         xst = cnp.PyArray_STRIDES(x)
+        _workspace_bytes += x.nbytes
     if not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
         w = np.ascontiguousarray(w)
+        _workspace_bytes += w.nbytes
     xdim = cnp.PyArray_DIMS(x)
     wdim = cnp.PyArray_DIMS(w)
 
@@ -502,14 +540,17 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
             and cnp.PyArray_IS_C_CONTIGUOUS(x)):
         # read the input in place; the wide rows are the array's own rows
         g.mode = MODE_DIRECT
-        g.S, g.Hq, g.Wq = 1, g.H, g.W
+        g.Sh, g.Sw, g.Hq, g.Wq = 1, 1, g.H, g.W
         g.x_len = g.N * g.C * g.H * g.W
     else:
         g.mode = MODE_LOCAL if g.N * g.G >= 2 * max(_num_threads, 1) else MODE_GLOBAL
-        g.S = g.sh * g.sw
+        # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
+        g.Sh = min(g.sh, g.dh * (g.kH - 1) + 1)
+        g.Sw = min(g.sw, g.dw * (g.kW - 1) + 1)
         g.Hq = _ceil_div(Hp, g.sh)
         g.Wq = _ceil_div(Wp, g.sw)
         g.x_len = -1
+    g.S = g.Sh * g.Sw
     g.plane = g.S * g.Hq * g.Wq
     g.P = g.Ho * g.Wq
 
@@ -646,6 +687,16 @@ def set_num_threads(int n):
 def get_num_threads():
     """Number of OpenMP threads the kernels use."""
     return _num_threads
+
+
+def workspace_bytes():
+    """Bytes of scratch memory the last call allocated besides its output.
+
+    The padded input copy or per-thread workspaces, tap offsets, and copies of inputs
+    the kernels cannot read in place; freed when the call returns.  For the tests and
+    the memory figures of docs/performance.md.
+    """
+    return _workspace_bytes
 
 
 def parallel_calls():

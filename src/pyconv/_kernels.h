@@ -50,6 +50,11 @@ typedef struct {
     pyconv_tile_f64 f64_block, f64_single;
     int64_t f32_block_px, f32_single_px;     /* wide positions per tile */
     int64_t f64_block_px, f64_single_px;
+    /* a wider PYCONV_OCB-channel tile (more accumulators per load; wins on large
+     * planes, wastes work on small ones); the same as *_block where there is none */
+    pyconv_tile_f32 f32_wide;
+    pyconv_tile_f64 f64_wide;
+    int64_t f32_wide_px, f64_wide_px;
 } pyconv_isa;
 
 /* ---- baseline: 16-byte vectors (SSE2 on x86-64, NEON on aarch64) ---------------- */
@@ -94,7 +99,8 @@ typedef double pv_f64x2 __attribute__((vector_size(16)));
 
 static const pyconv_isa pyconv_isa_base = {
     "baseline", tile_base_f32_block, tile_base_f32_single, tile_base_f64_block,
-    tile_base_f64_single, 2 * 4, 8 * 4, 2 * 2, 8 * 2};
+    tile_base_f64_single, 2 * 4, 8 * 4, 2 * 2, 8 * 2,
+    tile_base_f32_block, tile_base_f64_block, 2 * 4, 2 * 2};
 
 #if PYCONV_X86
 /* ---- AVX2 + FMA: 32-byte vectors, 16 registers ----------------------------------- */
@@ -139,7 +145,8 @@ typedef double pv_f64x4 __attribute__((vector_size(32)));
 
 static const pyconv_isa pyconv_isa_avx2 = {
     "avx2", tile_avx2_f32_block, tile_avx2_f32_single, tile_avx2_f64_block,
-    tile_avx2_f64_single, 1 * 8, 8 * 8, 1 * 4, 8 * 4};
+    tile_avx2_f64_single, 1 * 8, 8 * 8, 1 * 4, 8 * 4,
+    tile_avx2_f32_block, tile_avx2_f64_block, 1 * 8, 1 * 4};
 
 /* ---- AVX-512F + FMA: 64-byte vectors, 32 registers ------------------------------- */
 typedef float pv_f32x16 __attribute__((vector_size(64)));
@@ -200,9 +207,30 @@ pv_tail_avx512_f64(double *dst, const double *src, int64_t n)
 #define TILE_ATTR __attribute__((target("avx512f,fma")))
 #include "_tile_impl.h"
 
+#define TILE_NAME tile_avx512_f32_wide
+#define TILE_TAIL pv_tail_avx512_f32
+#define TILE_T float
+#define TILE_VEC pv_f32x16
+#define TILE_VL 16
+#define TILE_OCB PYCONV_OCB
+#define TILE_NV 3
+#define TILE_ATTR __attribute__((target("avx512f,fma")))
+#include "_tile_impl.h"
+
+#define TILE_NAME tile_avx512_f64_wide
+#define TILE_TAIL pv_tail_avx512_f64
+#define TILE_T double
+#define TILE_VEC pv_f64x8
+#define TILE_VL 8
+#define TILE_OCB PYCONV_OCB
+#define TILE_NV 3
+#define TILE_ATTR __attribute__((target("avx512f,fma")))
+#include "_tile_impl.h"
+
 static const pyconv_isa pyconv_isa_avx512 = {
     "avx512", tile_avx512_f32_block, tile_avx512_f32_single, tile_avx512_f64_block,
-    tile_avx512_f64_single, 2 * 16, 8 * 16, 2 * 8, 8 * 8};
+    tile_avx512_f64_single, 2 * 16, 8 * 16, 2 * 8, 8 * 8,
+    tile_avx512_f32_wide, tile_avx512_f64_wide, 3 * 16, 3 * 8};
 #endif /* PYCONV_X86 */
 
 /* The variant in use; chosen by pyconv_isa_select() at import. */
@@ -252,7 +280,10 @@ static int pyconv_omp_max_threads(void)
 
 /* Packing: the zero-padded, phase-split copy of one input plane (see _core.pyx).
  *
- *     ws[((a * sw + b) * Hq + i) * Wq + j] = x[i * sh + a - pt, j * sw + b - pl]  (or 0)
+ *     ws[((a * Sw + b) * Hq + i) * Wq + j] = x[i * sh + a - pt, j * sw + b - pl]  (or 0)
+ *
+ * for the phases a < Sh, b < Sw that some kernel tap reads (Sh = min(sh, extent of the
+ * kernel), so a 1x1 stride-2 conv packs one phase, not four).
  *
  * Written in C with literal unit and stride-2 column steps so that the compiler
  * vectorises the copies; rows of small planes are short, and a libc call per row cost
@@ -274,12 +305,12 @@ static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return (a + b - 1)
     }                                                                                   \
     PYCONV_NO_LIBCALLS static void                                                      \
     pyconv_pack_##SUFFIX(const T *restrict xp, T *restrict ws, int64_t H, int64_t W,    \
-                         int64_t xs2, int64_t xs3, int64_t sh, int64_t sw, int64_t pt,  \
-                         int64_t pl, int64_t Hq, int64_t Wq)                            \
+                         int64_t xs2, int64_t xs3, int64_t sh, int64_t sw, int64_t Sh,  \
+                         int64_t Sw, int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)    \
     {                                                                                   \
-        for (int64_t a = 0; a < sh; ++a)                                                \
-            for (int64_t b = 0; b < sw; ++b) {                                          \
-                T *dst = ws + (a * sw + b) * Hq * Wq;                                   \
+        for (int64_t a = 0; a < Sh; ++a)                                                \
+            for (int64_t b = 0; b < Sw; ++b) {                                          \
+                T *dst = ws + (a * Sw + b) * Hq * Wq;                                   \
                 /* columns j with 0 <= j * sw + b - pl < W */                           \
                 int64_t j_lo = pl > b ? pyconv_ceil_div(pl - b, sw) : 0;                \
                 int64_t j_hi = W + pl > b ? pyconv_ceil_div(W + pl - b, sw) : 0;        \
