@@ -209,7 +209,7 @@ def test_a_workspace_that_cannot_be_allocated_raises_memoryerror_naming_its_size
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("MemoryError: pyconv: cannot allocate the "), proc.stdout
-    assert "bytes of workspace" in lines[0]
+    assert "bytes (3.83 GiB) of workspace" in lines[0]
     assert lines[1] == "after 15876.0"
 
 

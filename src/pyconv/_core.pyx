@@ -425,7 +425,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         free(off)
         raise MemoryError(
             f"pyconv: cannot allocate the {ws_len * esize} bytes "
-            f"({ws_len * esize / 2**30:.3g} GiB) of workspace this convolution needs"
+            f"({<double> (ws_len * esize) / 2**30:.3g} GiB) of workspace this convolution needs"
         )
     _workspace_bytes += ws_len * esize + noff * sizeof(int64_t)
     if g.mode == MODE_DIRECT:
