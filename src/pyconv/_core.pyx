@@ -152,7 +152,8 @@ cdef struct Ctl:
 
 
 cdef inline int64_t _ceil_div(int64_t a, int64_t b) noexcept nogil:
-    return (a + b - 1) // b
+    # not (a + b - 1) // b: a stride near 2**63 would overflow
+    return a // b + (1 if a % b else 0)
 
 
 cdef inline int64_t _lcm(int64_t a, int64_t b) noexcept nogil:

@@ -295,7 +295,8 @@ static int pyconv_omp_max_threads(void)
 #define PYCONV_NO_LIBCALLS
 #endif
 
-static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+/* for a >= 0, b > 0; not (a + b - 1) / b, which overflows for strides near 2**63 */
+static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
 #define PYCONV_PACK(T, SUFFIX)                                                          \
     PYCONV_NO_LIBCALLS static inline void pyconv_zero_##SUFFIX(T *dst, int64_t n)       \
