@@ -28,6 +28,7 @@ Methods (threads pinned; pyconv's kernels run 1 thread per task in every Dask me
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -102,12 +103,20 @@ def make_call(method: str, case: str, clients: dict):
 
     client = clients[int(method[-2])]
     with client.as_current():  # wait() looks for the current client
-        xd = client.persist(da.from_array(x, chunks=chunks))
+        # the input made on the workers (same shape and distribution as x, other values):
+        # shipping x through the client would not be the cluster's normal use
+        rng = da.random.default_rng(0)
+        xd = client.persist(rng.standard_normal(x.shape, chunks=chunks, dtype=x.dtype))
         wait(xd)
 
+    calls = itertools.count()
+
     def call():
+        # new keys for every call (an identity task per block, no copy): the scheduler
+        # would otherwise hand back the result of the previous call, not yet released
+        xi = xd.map_blocks(np.asarray, dtype=xd.dtype, name=f"bench-input-{next(calls)}")
         with client.as_current():
-            y = client.persist(pyconv.conv2d(xd, w, b, **kw))
+            y = client.persist(pyconv.conv2d(xi, w, b, **kw))
             wait(y)
         del y
 
