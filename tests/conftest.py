@@ -34,3 +34,12 @@ def _restore_threads():
     n = pyconv.get_num_threads()
     yield
     pyconv.set_num_threads(n)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print what tests/test_fuzz.py counted (cases, configurations, checks per backend)."""
+    counts = getattr(config, "pyconv_fuzz_counts", None)
+    if counts:
+        terminalreporter.section("pyconv fuzzing")
+        for key, value in sorted(counts.items(), key=lambda kv: str(kv[0])):
+            terminalreporter.line(f"{key}: {value}")

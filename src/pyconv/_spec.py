@@ -246,8 +246,11 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
     groups = _int(groups, "groups")
     _check_int64(groups, "groups")
 
-    # torch checks a padding string after the input's rank but before the bias dtype,
-    # and the bias dtype before the rank otherwise (two different code paths).
+    # With an int padding torch checks the bias dtype before anything else; with a padding
+    # string (another code path) it checks the string after the input's rank and never
+    # checks the bias dtype (it casts the bias).  pyconv refuses a mixed bias in both
+    # cases, after every check torch makes, so that a call with several problems gets
+    # the error type torch gives (tests/test_fuzz.py found the difference).
     if pad_str is None:
         _check_bias_dtype(x, b)
     _check_rank(x)
@@ -258,7 +261,6 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
             )
         if pad_str == "same" and any(s != 1 for s in stride_ints):
             raise ValueError("padding='same' is not supported for strided convolutions")
-        _check_bias_dtype(x, b)
     unbatched = x.ndim == 3
     if unbatched:
         x = x[np.newaxis]
@@ -346,6 +348,8 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
             f"tensor and weight is a dense tensor (pyconv: input is {x.dtype}, weight is "
             f"{w.dtype}; convert one with .astype())"
         )
+    if pad_str is not None:
+        _check_bias_dtype(x, b)
 
     output_size = ((Hp - ekH) // sh + 1, (Wp - ekW) // sw + 1)
     _check_sizes(x.shape, Hp, Wp, (N, Co, *output_size), x.dtype.itemsize)
