@@ -7,6 +7,7 @@ aside (return None) for every call it does not handle, so errors stay the front 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -260,3 +261,43 @@ def test_ctrl_c_stops_a_long_convolution_quickly(threads):
     delay = float(first.split()[1])
     assert delay < 0.25, f"took {delay} s to stop"
     assert second == "usable [9.0, 9.0, 9.0, 9.0]"
+
+
+# --------------------------------------------------------------------------------------
+# Threads: the kernels' pool is the only one they use, and it is sized by the setting
+# --------------------------------------------------------------------------------------
+
+_THREADS_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np, pyconv
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    x = np.ones((4, 16, 64, 64), np.float32)
+    w = np.ones((32, 16, 3, 3), np.float32)  # 75 MFLOP: parallel
+    before = threads()
+    for _ in range(3):
+        pyconv.conv2d(x, w, padding=1)
+    after = threads()
+    np.ones((256, 256)) @ np.ones((256, 256))  # NumPy's BLAS has its own pool
+    pyconv.conv2d(x, w, padding=1)
+    print(before, after, threads())
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="counts threads in /proc")
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_the_kernels_start_as_many_threads_as_they_are_told(threads):
+    env = {**os.environ, "PYCONV_NUM_THREADS": threads}
+    proc = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    before, after, last = map(int, proc.stdout.split())
+    # OpenMP's pool: the calling thread plus n - 1 workers, created once and reused
+    assert after - before == int(threads) - 1
+    assert last - before == int(threads) - 1
