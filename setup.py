@@ -10,10 +10,19 @@ Environment switches (all optional):
 ``PYCONV_EXTRA_CFLAGS="..."``
     extra compiler flags appended last (for example ``-march=native`` for a local,
     non-portable build; the default build is portable).
+``PYCONV_SANITIZE=1``
+    a debug build for finding memory errors (``.ci/sanitize``, docs/development.md):
+    AddressSanitizer and UndefinedBehaviorSanitizer (``-O1 -g``), and Cython's bounds
+    and initialisation checks on memoryviews turned on, whatever the sources say.  The
+    Cython sources are rewritten into ``build/sanitize/`` for this, so the normal
+    build's generated C files are left alone.  Import the result with the sanitizer
+    runtime preloaded (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``).
 """
 
 import os
+import re
 import shlex
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -86,12 +95,69 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+SANITIZE = os.environ.get("PYCONV_SANITIZE", "") not in ("", "0")
+# -O1 keeps the reports' stack traces readable; UB aborts instead of printing and going on.
+SANITIZE_CFLAGS = [
+    "-O1",
+    "-g",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+]
+SANITIZE_LDFLAGS = ["-fsanitize=address,undefined"]
+# Cython checks the sanitizer build turns on.  wraparound is left as the sources set it:
+# with it off, bounds checking reports a negative index instead of wrapping it around.
+SANITIZE_DIRECTIVES = {"boundscheck": True, "initializedcheck": True}
+_DISABLED_CHECK = re.compile(r"\b(boundscheck|initializedcheck)(\s*=\s*|\s*\(\s*)False\b")
+
+
 def extra_compile_args():
     if sys.platform == "win32":
         return ["/O2"]
     args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+    if SANITIZE:
+        args += SANITIZE_CFLAGS
     args += shlex.split(os.environ.get("PYCONV_EXTRA_CFLAGS", ""))
     return args
+
+
+SANITIZE_SRC = os.path.join("build", "sanitize", "src")
+
+
+def sanitized(extensions, src="src", dest=SANITIZE_SRC):
+    """Point the extensions at copies of the sources with Cython's checks turned on.
+
+    Directives in a source file (``# cython: boundscheck=False``, decorators, ``with``
+    blocks) override the ones given to cythonize, so the copies say ``True`` instead.
+    Every Cython and C source under ``src`` is copied, so that this keeps working when
+    the kernels gain files.
+    """
+    if os.path.isdir(dest):
+        shutil.rmtree(dest)
+    for root, _dirs, files in os.walk(src):
+        for name in files:
+            if not name.endswith((".pyx", ".pxd", ".pxi", ".h", "__init__.py")):
+                continue
+            path = os.path.join(root, name)
+            target = os.path.join(dest, os.path.relpath(path, src))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            if name.endswith((".pyx", ".pxd", ".pxi")):
+                text = _DISABLED_CHECK.sub(r"\1\2True", text)
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(text)
+    for ext in extensions:
+        ext.sources = [
+            os.path.join(dest, os.path.relpath(p, src)) if p.endswith(".pyx") else p
+            for p in ext.sources
+        ]
+        ext.include_dirs = [
+            os.path.join(dest, os.path.relpath(d, src)) if d.startswith(src) else d
+            for d in ext.include_dirs
+        ]
+        ext.extra_link_args += SANITIZE_LDFLAGS
+    return extensions
 
 
 ext = Extension(
@@ -103,17 +169,19 @@ ext = Extension(
     language="c",
 )
 
+directives = {
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+    "embedsignature": True,
+}
+extensions = [ext]
+if SANITIZE:
+    extensions = sanitized(extensions)
+    directives.update(SANITIZE_DIRECTIVES)
+
 setup(
-    ext_modules=cythonize(
-        [ext],
-        language_level=3,
-        compiler_directives={
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "initializedcheck": False,
-            "embedsignature": True,
-        },
-    ),
+    ext_modules=cythonize(extensions, language_level=3, compiler_directives=directives),
     cmdclass={"build_ext": BuildExt},
 )
