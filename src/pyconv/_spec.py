@@ -100,6 +100,12 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
             f"conv2d(): argument '{name}' has dtype {dt}, but pyconv computes in float32 or "
             f"float64 only; convert it first, e.g. {name}.astype(numpy.float32)"
         )
+    if not arr.flags.aligned:
+        # Data not aligned to its itemsize (a view into a raw byte buffer): copy it, as
+        # byte-swapped data is converted.  Compiled kernels may read the caller's arrays
+        # in place, and an unaligned float load is undefined behaviour in C (the sanitizer
+        # build reports it; compilers' alignment peeling assumes it never happens).
+        arr = arr.copy()
     return arr
 
 
@@ -221,7 +227,8 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
     -------
     x : ndarray, shape (N, C_in, H, W)
         The input as a (possibly non-contiguous, read-only) view; never copied unless
-        ``input`` was not an ndarray of a supported dtype and byte order.
+        ``input`` was not an ndarray of a supported dtype and byte order, or its data
+        was not aligned to its itemsize.
     w : ndarray, shape (C_out, C_in / groups, kH, kW)
     b : ndarray, shape (C_out,), C-contiguous, or None
     spec : ConvSpec
