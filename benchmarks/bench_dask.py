@@ -47,6 +47,8 @@ CASES = {
         (1, 16, 2048, 2048), (16, 16, 3, 3), {"padding": 1}, (1, 16, 512, 512),
     ),
     "batch-32x64x56x56-k3": ((32, 64, 56, 56), (64, 64, 3, 3), {"padding": 1}, (4, 64, 56, 56)),
+    # 8 tiny tasks: the fixed cost of going through Dask
+    "tiny-8x4x32x32-k3": ((8, 4, 32, 32), (4, 4, 3, 3), {"padding": 1}, (1, 4, 32, 32)),
 }  # fmt: skip
 QUICK_CASES = {
     "image-1x8x512x512-k3": ((1, 8, 512, 512), (8, 8, 3, 3), {"padding": 1}, (1, 8, 256, 256)),
@@ -167,6 +169,11 @@ def _gflop(case: str) -> float:
 # ---- the table of docs/dask.md ---------------------------------------------------------------
 
 
+def _ms(seconds: float) -> str:
+    """Three significant digits, in ms."""
+    return f"{seconds * 1e3:.3g} ms"
+
+
 def table(rounds: int, calls: int, cases: dict) -> str:
     """Interleave the methods over rounds; return a markdown table of medians and ratios."""
     started = {n: start_cluster(n) for n in (1, 2)}
@@ -188,7 +195,7 @@ def table(rounds: int, calls: int, cases: dict) -> str:
                     per[m].append(statistics.median(times))
             med = {m: statistics.median(v) for m, v in per.items()}
             gflop = _gflop(case)
-            cells = [f"{med[m] * 1e3:.0f} ms ({gflop / med[m]:.0f})" for m in METHODS]
+            cells = [f"{_ms(med[m])} ({gflop / med[m]:.3g})" for m in METHODS]
             cells.append(f"{med['cluster-1w'] / med['cluster-2w']:.2f}x")
             cells.append(f"{med['dask-threads'] / med['memory-2t']:.2f}x")
             rows.append(f"| {case} | {gflop:.1f} | " + " | ".join(cells) + " |")

@@ -136,36 +136,66 @@ def _strip(block: np.ndarray, h0: int, h1: int, w0: int, w1: int) -> np.ndarray:
     return block[:, :, h0:h1, w0:w1].copy()
 
 
-def _join(blocks: list) -> np.ndarray:
-    """Join nested lists [channel][row][column] of 4-D blocks (views when only one)."""
-    planes = []
-    for channel_blocks in blocks:
-        rows = [r[0] if len(r) == 1 else np.concatenate(r, axis=3) for r in channel_blocks]
-        planes.append(rows[0] if len(rows) == 1 else np.concatenate(rows, axis=2))
-    return planes[0] if len(planes) == 1 else np.concatenate(planes, axis=1)
+def _assemble(pieces: list, rows: _AxisCut, cols: _AxisCut) -> np.ndarray:
+    """Build a task's padded slab from its input pieces, copying the data once.
+
+    ``pieces`` is a nested list [channel][row][column] of 4-D arrays; joined, they are the
+    rows and columns the cuts index.  A slab that is one piece without zero padding is a
+    view of it (the backends take any strides).
+    """
+    first = pieces[0][0][0]
+    if rows.take is None and cols.take is None:
+        # zero padding (or none): a slice of the joined pieces, between rows of zeros
+        zeros = rows.zeros_before or rows.zeros_after or cols.zeros_before or cols.zeros_after
+        if len(pieces) == len(pieces[0]) == len(pieces[0][0]) == 1 and not zeros:
+            return first[:, :, rows.lo : rows.hi, cols.lo : cols.hi]
+        channels = sum(p[0][0].shape[1] for p in pieces)
+        shape = (first.shape[0], channels, rows.length, cols.length)
+        slab = (np.zeros if zeros else np.empty)(shape, dtype=first.dtype)
+        r0, c0 = rows.zeros_before, cols.zeros_before
+        window = (r0, r0 + rows.hi - rows.lo, c0, c0 + cols.hi - cols.lo)
+        _fill(slab, pieces, rows.lo - r0, cols.lo - c0, window)
+        return slab
+    # another padding mode at the border: join the pieces, then gather rows and columns
+    channels = sum(p[0][0].shape[1] for p in pieces)
+    height = sum(r[0].shape[2] for r in pieces[0])
+    width = sum(c.shape[3] for c in pieces[0][0])
+    joined = np.empty((first.shape[0], channels, height, width), dtype=first.dtype)
+    _fill(joined, pieces, 0, 0, (0, height, 0, width))
+    return _cut(_cut(joined, 2, rows), 3, cols)
 
 
-def _run_block(kernel: _Kernel, block: _Block, params: tuple, blocks: list) -> np.ndarray:
-    """One task: cut the padded slab out of the input blocks it got, convolve it."""
+def _fill(out: np.ndarray, pieces: list, row0: int, col0: int, window: tuple) -> None:
+    """Copy the joined pieces into ``out``, whose row 0 / column 0 is joined row0 / col0.
+
+    Only ``out[:, :, window[0]:window[1], window[2]:window[3]]`` is written (the rest is
+    zero padding).
+    """
+    c = 0
+    for channel_pieces in pieces:
+        nc = channel_pieces[0][0].shape[1]
+        h = -row0
+        for row_pieces in channel_pieces:
+            nh = row_pieces[0].shape[2]
+            w = -col0
+            for piece in row_pieces:
+                nw = piece.shape[3]
+                # the part of this piece that falls inside ``out``
+                h0, h1 = max(h, window[0]), min(h + nh, window[1])
+                w0, w1 = max(w, window[2]), min(w + nw, window[3])
+                if h0 < h1 and w0 < w1:
+                    out[:, c : c + nc, h0:h1, w0:w1] = piece[:, :, h0 - h : h1 - h, w0 - w : w1 - w]
+                w += nw
+            h += nh
+        c += nc
+
+
+def _run_block(kernel: _Kernel, block: _Block, params: tuple, pieces: list) -> np.ndarray:
+    """One task: build the padded slab from the input pieces it got, convolve it."""
     from .functional import conv2d
 
     weight, bias = params
-    x = _join(blocks)
-    rows, cols = block.rows, block.cols
-    if rows.take is None and cols.take is None:
-        view = x[:, :, rows.lo : rows.hi, cols.lo : cols.hi]
-        if rows.zeros_before or rows.zeros_after or cols.zeros_before or cols.zeros_after:
-            slab = np.zeros((*x.shape[:2], rows.length, cols.length), dtype=x.dtype)
-            slab[
-                :,
-                :,
-                rows.zeros_before : rows.zeros_before + view.shape[2],
-                cols.zeros_before : cols.zeros_before + view.shape[3],
-            ] = view
-        else:
-            slab = view
-    else:  # reflect / replicate / circular at the border: gather by index
-        slab = _cut(_cut(x, 2, rows), 3, cols)
+    slab = _assemble(pieces, block.rows, block.cols)
     lo, hi = block.out_channels
     return conv2d(
         slab,
