@@ -12,11 +12,13 @@ Each output block reads the rows and columns of the *padded* input its windows c
 ``[y0, y1)``, so every output block starts on a stride boundary.  Those padded positions
 are mapped back to input positions by the padding mode (zeros outside for ``padding=``,
 mirrored / clamped / wrapped for a layer's ``padding_mode``), so the padding exists only at
-the global border and tile seams are invisible.  The task receives exactly the input blocks
-that hold those positions (however small the chunks, however many blocks the halo spans,
-and the far side of the image for ``circular``), joins them and cuts out its slab.  No
-rechunking is ever needed, so every valid call has a plan; only unknown chunk sizes
-(``nan``) are refused.
+the global border and tile seams are invisible.  The task receives the input blocks that
+hold those positions (however small the chunks, however many blocks the halo spans, and
+the far side of the image for ``circular``): a block it reads mostly, whole; of the others
+only the strips it reads, cut by one small task per input block that serves all its
+neighbours, so that only strips travel between workers.  The task copies the pieces into
+its padded slab once and convolves it.  No rechunking is ever needed, so every valid call
+has a plan; only unknown chunk sizes (``nan``) are refused.
 
 Output chunks
 -------------
@@ -131,9 +133,12 @@ def _cut(a: np.ndarray, axis: int, cut: _AxisCut) -> np.ndarray:
     return a[tuple(index)]
 
 
-def _strip(block: np.ndarray, h0: int, h1: int, w0: int, w1: int) -> np.ndarray:
-    """Cut the rows and columns a neighbouring output block needs (a copy: it travels)."""
-    return block[:, :, h0:h1, w0:w1].copy()
+def _strips(block: np.ndarray, cuts: tuple) -> tuple:
+    """Cut the strips neighbouring output blocks need (copies: they travel, not the block).
+
+    ``cuts`` holds ``(h0, h1, w0, w1)`` for each strip.
+    """
+    return tuple(block[:, :, h0:h1, w0:w1].copy() for h0, h1, w0, w1 in cuts)
 
 
 def _assemble(pieces: list, rows: _AxisCut, cols: _AxisCut) -> np.ndarray:
@@ -143,6 +148,10 @@ def _assemble(pieces: list, rows: _AxisCut, cols: _AxisCut) -> np.ndarray:
     rows and columns the cuts index.  A slab that is one piece without zero padding is a
     view of it (the backends take any strides).
     """
+    # a piece is an input block, or [strips of a block, which one]
+    pieces = [
+        [[p if isinstance(p, np.ndarray) else p[0][p[1]] for p in r] for r in c] for c in pieces
+    ]
     first = pieces[0][0][0]
     if rows.take is None and cols.take is None:
         # zero padding (or none): a slice of the joined pieces, between rows of zeros
@@ -346,30 +355,32 @@ def _build(
     name = "pyconv-conv2d-" + tok
     params_key = ("pyconv-weight-" + tok, 0)
     dsk: dict = {params_key: (weight, bias)}
-    strips: dict = {}  # (block, rows, cols) -> key of a task cutting a halo strip out of it
+    # halo strips, grouped by the block they are cut from: one small task per block
+    # (next to it) cuts them all, so only strips travel and the task count stays low
+    wanted: dict = {}  # input block key -> {(h0, h1, w0, w1): position in its task's tuple}
+    halo = "pyconv-halo-" + tok
     h_full, w_full = x.chunks[2], x.chunks[3]
 
-    def piece(nb: int, c: int, hp: tuple, wp: tuple) -> tuple:
+    def piece(nb: int, c: int, hp: tuple, wp: tuple):
         (h, h0, h1), (w, w0, w1) = hp, wp
         key = (x.name, nb, c, h, w)
         if (h0, h1) == (0, h_full[h]) and (w0, w1) == (0, w_full[w]):
             return key
-        spot = (nb, c, hp, wp)
-        if spot not in strips:  # a small task next to the block: only the strip travels
-            strips[spot] = ("pyconv-halo-" + tok, len(strips))
-            dsk[strips[spot]] = (_strip, key, h0, h1, w0, w1)
-        return strips[spot]
+        cuts = wanted.setdefault(key, {})
+        return [(halo, nb, c, h, w), cuts.setdefault((h0, h1, w0, w1), len(cuts))]
 
     for nb in range(len(x.chunks[0])):
         for ci, (c_blocks, g0, g1) in enumerate(c_plan):
             for hi, (h_parts, rows) in enumerate(h_cuts):
                 for wi, (w_parts, cols) in enumerate(w_cuts):
-                    keys = [
+                    pieces = [
                         [[piece(nb, c, hp, wp) for wp in w_parts] for hp in h_parts]
                         for c in c_blocks
                     ]
                     block = _Block(rows, cols, (g0 * cog, g1 * cog), g1 - g0)
-                    dsk[(name, nb, ci, hi, wi)] = (_run_block, kernel, block, params_key, keys)
+                    dsk[(name, nb, ci, hi, wi)] = (_run_block, kernel, block, params_key, pieces)
+    for key, cuts in wanted.items():
+        dsk[(halo, *key[1:])] = (_strips, key, tuple(cuts))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     co_chunks = tuple((g1 - g0) * cog for _, g0, g1 in c_plan)
     chunks = (x.chunks[0], co_chunks, h_chunks, w_chunks)
