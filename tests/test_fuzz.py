@@ -116,8 +116,12 @@ def _available_backends() -> list[str]:
     return [b.name for b in pyconv.backends() if b.available]
 
 
-BACKENDS = _available_backends()
+# "default" is a call without ``backend=``: it may take a fast path of its own (the
+# compiled core's conv2d_fast), which must agree with the full front end.
+DEFAULT = "default"
+BACKENDS = [*_available_backends(), DEFAULT]
 CAPS = {b.name: b.capabilities for b in pyconv.backends() if b.available}
+CAPS[DEFAULT] = CAPS.get("cython", CAPS["numpy"])  # the default backend
 CAPS.setdefault("torch", pyconv.Capabilities())  # torch itself, when not registered
 
 
@@ -529,7 +533,7 @@ def _documented_difference(call: Call, exc: BaseException) -> str | None:
 # --------------------------------------------------------------------------------------
 
 
-BUILTIN = {b.name for b in pyconv.backends() if b.builtin}
+BUILTIN = {b.name for b in pyconv.backends() if b.builtin} | {DEFAULT}
 
 
 def _run_backends(call: Call) -> dict:
@@ -546,7 +550,8 @@ def _run_backends(call: Call) -> dict:
                     warnings.simplefilter("error")
                 else:
                     warnings.simplefilter("always")
-                got = pyconv.conv2d(call.x, call.w, call.b, backend=name, **call.kwargs)
+                backend = None if name == DEFAULT else name
+                got = pyconv.conv2d(call.x, call.w, call.b, backend=backend, **call.kwargs)
         except UnsupportedCallError as exc:
             out[name] = ("unsupported", exc)
         except Exception as exc:
