@@ -29,9 +29,11 @@ the working precision and a backend may return +-inf or NaN there, but a finite 
 must still be within the bound; (2) gradual underflow adds an absolute error of at most
 one subnormal spacing per operation, so the bound gets ``c (K + 1) * tiny`` added.
 
-Profiles (``PYCONV_FUZZ``): ``ci`` (the default: derandomized, 200 examples per test,
-600 in all, seconds) and ``long`` (random, 20,000 examples per test, failures saved to the local
-``.hypothesis`` database and replayed).  ``PYCONV_FUZZ_EXAMPLES=n`` overrides the count.
+Profiles (``PYCONV_FUZZ``): ``ci`` (the default: derandomized, 200 examples for each of
+the three main tests and 20 for each of the 18 kinds of mutation, 960 in all, seconds)
+and ``long`` (random, 20,000 per main test and 1,000 per mutation, failures saved to the
+local ``.hypothesis`` database and replayed).  ``PYCONV_FUZZ_EXAMPLES=n`` overrides the
+count.
 The numbers of cases, configurations and checks are printed at the end of the run.
 """
 
@@ -217,11 +219,12 @@ def _param(draw, values, name):
 
 
 @st.composite
-def conv_calls(draw, invalid=True, regimes=REGIMES):
-    """A conv2d call; with ``invalid``, about a third carry one or two mutations."""
+def conv_calls(draw, invalid=True, regimes=REGIMES, mutation=None):
+    """A conv2d call; with ``invalid``, about a third carry one or two mutations; with
+    ``mutation``, every call carries that one."""
     dtype = DTYPES[draw(st.sampled_from(list(DTYPES)))]
-    mutations = ()
-    if invalid and draw(st.integers(0, 2)) == 0:
+    mutations = () if mutation is None else (mutation,)
+    if invalid and mutation is None and draw(st.integers(0, 2)) == 0:
         mutations = tuple(draw(st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=2)))
     unbatched = draw(st.integers(0, 4)) == 0
     n = draw(st.sampled_from([0, 1, 1, 2, 3]))
@@ -632,6 +635,18 @@ def _fuzz_one(call: Call) -> None:
 def test_fuzz_calls(call):
     """Valid and invalid calls: every backend vs the reference and IEEE; torch's verdict."""
     _fuzz_one(call)
+
+
+# Each mutation on its own, so that every kind of invalid call is drawn in every run.
+PER_MUTATION = settings(FUZZ, max_examples=max(5, min(FUZZ.max_examples // 10, 1000)))
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+@PER_MUTATION
+@given(data=st.data())
+def test_fuzz_each_mutation(mutation, data):
+    """Every kind of invalid call (a mutation can leave a call valid: then values)."""
+    _fuzz_one(data.draw(conv_calls(mutation=mutation), label="call"))
 
 
 @FUZZ
