@@ -503,12 +503,13 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     for k in range(nd):
         copy = copy or xst[k] % esize != 0
     _workspace_bytes = 0
+    # (.copy, not ascontiguousarray: that returns a contiguous but misaligned array as is)
     if copy:
-        x = np.ascontiguousarray(x)
+        x = x.copy(order="C")
         xst = cnp.PyArray_STRIDES(x)
         _workspace_bytes += x.nbytes
     if not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
-        w = np.ascontiguousarray(w)
+        w = w.copy(order="C")
         _workspace_bytes += w.nbytes
     xdim = cnp.PyArray_DIMS(x)
     wdim = cnp.PyArray_DIMS(w)
