@@ -416,6 +416,7 @@ def _memory_probes():
 def test_larger_than_memory_example(client, tmp_path):
     if not EXAMPLE.exists():
         pytest.skip("examples/ is not next to the tests (installed test run)")
+    pytest.importorskip("zarr")
     spec = importlib.util.spec_from_file_location("dask_large_image", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
