@@ -84,10 +84,12 @@ cdef extern from "_kernels.h" nogil:
     int pyconv_thread_num()
     void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
                          int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t a_lo,
+                         int64_t a_hi)
     void pyconv_pack_f64(const double *xp, double *ws, int64_t H, int64_t W, int64_t xs2,
                          int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t a_lo,
+                         int64_t a_hi)
     const int PYCONV_OCB
     const int PYCONV_HAVE_OPENMP
     const char *PYCONV_BUILD_CFLAGS
@@ -191,14 +193,20 @@ cdef int _reraise(Ctl *ctl) except -1:
     return -1
 
 
-cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g) noexcept nogil:
-    """Write the zero-padded, phase-split copy of the plane at xp into ws (OUT)."""
+cdef inline void _pack_rows(const real *xp, real *ws, const Geometry *g, int64_t a_lo,
+                            int64_t a_hi) noexcept nogil:
+    """Write phase rows a_lo .. a_hi - 1 of the padded, phase-split plane at xp (OUT: ws)."""
     if real is float:
         pyconv_pack_f32(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
-                        g.Hq, g.Wq)
+                        g.Hq, g.Wq, a_lo, a_hi)
     else:
         pyconv_pack_f64(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
-                        g.Hq, g.Wq)
+                        g.Hq, g.Wq, a_lo, a_hi)
+
+
+cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g) noexcept nogil:
+    """Write the zero-padded, phase-split copy of the plane at xp into ws (OUT)."""
+    _pack_rows(xp, ws, g, 0, g.Sh)
 
 
 cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
@@ -338,7 +346,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     global _parallel_calls, _workspace_bytes
     cdef int64_t kh, kw, ic, t, a, b, qh, qw, cs, i, item, nitems, nproblems
     cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
-    cdef int64_t extent, noff
+    cdef int64_t extent, noff, chunk_items
     cdef real *ws = NULL
     cdef real *scratch = NULL
     cdef int64_t *off = NULL
@@ -458,13 +466,19 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
             if g.mode == MODE_GLOBAL:
                 memset(ws + g.N * g.C * g.plane, 0, (ws_len - g.N * g.C * g.plane) * esize)
                 if par:
-                    for i in prange(g.N * g.C, num_threads=nt, schedule="static"):
-                        _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g)
+                    # (plane, phase row) pieces: the 3 planes of an RGB image split evenly
+                    for i in prange(g.N * g.C * g.Sh, num_threads=nt, schedule="static"):
+                        _pack_rows(_input_at(x, &g, i // g.Sh // g.C, i // g.Sh % g.C),
+                                   ws + i // g.Sh * g.plane, &g, i % g.Sh, i % g.Sh + 1)
                 else:
                     for i in range(g.N * g.C):
                         _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g)
+            # all channel blocks of a chunk on one thread (its L2 holds the chunk's input)
+            # when there are enough chunks to go round
+            chunk_items = g.nblocks if nproblems * g.nchunks >= 4 * nt else 1
             if par:
-                for item in prange(nitems, num_threads=nt, schedule="dynamic"):
+                for item in prange(nitems, num_threads=nt, schedule="dynamic",
+                                   chunksize=chunk_items):
                     _run_item(x, ws, w, bias, out, off, off_tail, scratch,
                               pyconv_thread_num() * scratch_each, &g, item, &ctl)
             else:

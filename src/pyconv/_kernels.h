@@ -307,9 +307,11 @@ static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a 
     PYCONV_NO_LIBCALLS static void                                                      \
     pyconv_pack_##SUFFIX(const T *restrict xp, T *restrict ws, int64_t H, int64_t W,    \
                          int64_t xs2, int64_t xs3, int64_t sh, int64_t sw, int64_t Sh,  \
-                         int64_t Sw, int64_t pt, int64_t pl, int64_t Hq, int64_t Wq)    \
+                         int64_t Sw, int64_t pt, int64_t pl, int64_t Hq, int64_t Wq,    \
+                         int64_t a_lo, int64_t a_hi)                                    \
     {                                                                                   \
-        for (int64_t a = 0; a < Sh; ++a)                                                \
+        (void)Sh;  /* phase rows a_lo .. a_hi - 1 of the Sh (threads split a plane) */   \
+        for (int64_t a = a_lo; a < a_hi; ++a)                                           \
             for (int64_t b = 0; b < Sw; ++b) {                                          \
                 T *dst = ws + (a * Sw + b) * Hq * Wq;                                   \
                 /* columns j with 0 <= j * sw + b - pl < W */                           \
