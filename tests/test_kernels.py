@@ -183,20 +183,20 @@ def test_scratch_memory_stays_within_input_plus_weights(threads):
 _WORKSPACE_SCRIPT = textwrap.dedent(
     """
     import os, resource, numpy as np, pyconv
-    x = np.ones((1, 1, 64, 64), np.float32)
+    x = np.ones((1, 1, 1, 1), np.float32)
     w = np.ones((1, 1, 2, 2), np.float32)
-    # a 2x2 kernel at stride 2 reads every stride phase of the padded input: with this
-    # padding the workspace is 4.1 GB, the output (never touched) 1 GB, and the address
-    # space allows 2 GB more than the process has
+    # a 2x2 kernel at stride 2 reads all four stride phases of a padded row of 2**30
+    # pixels: the output is 2 GiB (never touched), the padded workspace 16 GiB, and the
+    # address space allows 4 GiB more than the process has
     vsz = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (vsz + (2 << 30), hard))
+    resource.setrlimit(resource.RLIMIT_AS, (vsz + (4 << 30), hard))
     try:
-        pyconv.conv2d(x, w, stride=2, padding=16000)
+        pyconv.conv2d(x, w, stride=2, padding=(1, 2**29))
         print("no error")
     except MemoryError as exc:
         print("MemoryError:", exc)
-    y = pyconv.conv2d(x, w)  # the process goes on
+    y = pyconv.conv2d(np.ones((1, 1, 4, 4), np.float32), w)  # the process goes on
     print("after", float(y.sum()))
     """
 )
@@ -210,8 +210,8 @@ def test_a_workspace_that_cannot_be_allocated_raises_memoryerror_naming_its_size
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("MemoryError: pyconv: cannot allocate the "), proc.stdout
-    assert "bytes (3.83 GiB) of workspace" in lines[0]
-    assert lines[1] == "after 15876.0"
+    assert "bytes (16 GiB) of workspace" in lines[0]
+    assert lines[1] == "after 36.0"
 
 
 # --------------------------------------------------------------------------------------
@@ -328,3 +328,30 @@ def test_misaligned_arrays_are_copied_before_the_kernels_read_them(rng, which):
     copied = (xm is not x) * x.nbytes + (wm is not w) * w.nbytes
     assert _core.workspace_bytes() >= copied
     assert np.array_equal(pyconv.conv2d(xm, wm), want)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        # (input, weight, stride, padding, dilation): padded copies of several MB
+        ((1, 8, 300, 310), (5, 8, 3, 3), 1, 1, 1),
+        ((2, 4, 257, 400), (6, 4, 5, 3), 2, 2, 1),
+        ((1, 8, 200, 600), (8, 8, 3, 3), 1, 3, 2),
+        ((1, 3, 1000, 500), (4, 3, 7, 7), 2, 3, 1),
+        ((1, 2, 300, 1024), (3, 2, 9, 9), 1, 0, 1),  # rows 4 KiB apart: packed, not direct
+    ],
+)
+def test_large_planes_are_computed_in_bands_of_rows(rng, case):
+    xs, ws, stride, padding, dilation = case
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    out = {}
+    for n in (1, 2, 3):
+        pyconv.set_num_threads(n)
+        out[n] = pyconv.conv2d(x, w, b, stride, padding, dilation)
+        # each thread packs one band (about 1 MiB), never the whole padded input
+        assert _core.workspace_bytes() < n * (2 << 20) + 65536
+    assert np.array_equal(out[1], out[2])
+    assert np.array_equal(out[1], out[3])
+    assert_conv_close(out[1], x, w, b, stride, padding, dilation)

@@ -84,12 +84,12 @@ cdef extern from "_kernels.h" nogil:
     int pyconv_thread_num()
     void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
                          int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t a_lo,
-                         int64_t a_hi)
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t i0,
+                         int64_t a_lo, int64_t a_hi)
     void pyconv_pack_f64(const double *xp, double *ws, int64_t H, int64_t W, int64_t xs2,
                          int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t a_lo,
-                         int64_t a_hi)
+                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t i0,
+                         int64_t a_lo, int64_t a_hi)
     const int PYCONV_OCB
     const int PYCONV_HAVE_OPENMP
     const char *PYCONV_BUILD_CFLAGS
@@ -102,6 +102,8 @@ cdef enum:
     PARALLEL_MIN_FLOPS = 1 << 20
     # Input bytes of one position chunk (all in-channels of a problem): half the L2.
     CHUNK_BYTES = 192 * 1024
+    # A problem whose padded copy is larger is packed and computed in bands of rows.
+    BAND_BYTES = 1024 * 1024
     # Work between two looks at the clock, and time between two looks for Ctrl-C.
     POLL_FLOPS = 8 << 20
     MODE_DIRECT = 0
@@ -127,8 +129,11 @@ cdef struct Geometry:
     int64_t pt, pl              # zero padding before the first row / column
     int64_t xs0, xs1, xs2, xs3  # input strides, in elements
     int64_t Sh, Sw, S           # stride phases read by some tap (rows, columns, all)
-    int64_t Hq, Wq, plane       # phase-plane rows / row length, elements per channel
-    int64_t P                   # wide positions per problem: Ho * Wq
+    int64_t Hq, Wq              # phase-plane rows and row length
+    int64_t band, nbands        # output rows per band of a problem, bands per problem
+    int64_t Hb                  # phase rows a band reads: band + kernel extent (or Hq)
+    int64_t plane               # workspace elements per channel: S * Hb * Wq
+    int64_t P                   # wide positions per band: band * Wq
     int64_t ntaps               # Cig * kH * kW
     int64_t off_max             # largest tap offset
     int64_t px_max              # widest tile, in positions
@@ -193,20 +198,22 @@ cdef int _reraise(Ctl *ctl) except -1:
     return -1
 
 
-cdef inline void _pack_rows(const real *xp, real *ws, const Geometry *g, int64_t a_lo,
-                            int64_t a_hi) noexcept nogil:
-    """Write phase rows a_lo .. a_hi - 1 of the padded, phase-split plane at xp (OUT: ws)."""
+cdef inline void _pack_rows(const real *xp, real *ws, const Geometry *g, int64_t i0,
+                            int64_t a_lo, int64_t a_hi) noexcept nogil:
+    """Write phases a_lo .. a_hi - 1, rows i0 .. i0 + Hb - 1, of the padded, phase-split
+    plane at xp (OUT: ws)."""
     if real is float:
         pyconv_pack_f32(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
-                        g.Hq, g.Wq, a_lo, a_hi)
+                        g.Hb, g.Wq, i0, a_lo, a_hi)
     else:
         pyconv_pack_f64(xp, ws, g.H, g.W, g.xs2, g.xs3, g.sh, g.sw, g.Sh, g.Sw, g.pt, g.pl,
-                        g.Hq, g.Wq, a_lo, a_hi)
+                        g.Hb, g.Wq, i0, a_lo, a_hi)
 
 
-cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g) noexcept nogil:
+cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g,
+                             int64_t i0) noexcept nogil:
     """Write the zero-padded, phase-split copy of the plane at xp into ws (OUT)."""
-    _pack_rows(xp, ws, g, 0, g.Sh)
+    _pack_rows(xp, ws, g, i0, 0, g.Sh)
 
 
 cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
@@ -326,18 +333,26 @@ cdef void _run_item(const real *x, real *ws, const real *w, const real *bias, re
 cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
                        real *out, const int64_t *off, const Geometry *g, int64_t item,
                        Ctl *ctl) noexcept nogil:
-    """LOCAL mode: pack problem (n, g) into this thread's workspace, then compute it."""
-    cdef int64_t gi = item % g.G
-    cdef int64_t n = item // g.G
+    """LOCAL mode: pack a band of problem (n, g) into this thread's workspace, compute it.
+
+    A band is ``g.band`` output rows (the whole plane unless it is large), for which the
+    workspace holds phase rows oh0 .. oh0 + Hb - 1.
+    """
+    cdef int64_t nb = item % g.nbands
+    cdef int64_t r = item // g.nbands
+    cdef int64_t gi = r % g.G
+    cdef int64_t n = r // g.G
+    cdef int64_t oh0 = nb * g.band
+    cdef int64_t p_end = min(g.band, g.Ho - oh0) * g.Wq
     cdef int64_t ic, p_lo
     if pyconv_flag_get(&ctl.abort):
         return
     for ic in range(g.Cig):
-        _pack_plane(_input_at(x, g, n, gi * g.Cig + ic), ws + ic * g.plane, g)
+        _pack_plane(_input_at(x, g, n, gi * g.Cig + ic), ws + ic * g.plane, g, oh0)
     p_lo = 0
-    while p_lo < g.P:
-        _run_range(ws, -1, w, bias, out, off, NULL, NULL, g, n, gi, p_lo,
-                   min(p_lo + g.chunk, g.P), 0, g.nblocks, ctl)
+    while p_lo < p_end:
+        _run_range(ws, -1, w, bias, out + oh0 * g.Wo, off, NULL, NULL, g, n, gi, p_lo,
+                   min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
         p_lo = p_lo + g.chunk
 
 
@@ -410,7 +425,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
             for kw in range(g.kW):
                 b = (kw * g.dw) % g.sw
                 qw = (kw * g.dw) // g.sw
-                off[t] = ic * cs + ((a * g.Sw + b) * g.Hq + qh) * g.Wq + qw
+                off[t] = ic * cs + ((a * g.Sw + b) * g.Hb + qh) * g.Wq + qw
                 if off_tail != NULL:
                     off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
                 g.off_max = max(g.off_max, off[t])
@@ -455,11 +470,11 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
                 memset(ws + i * ws_each + g.Cig * g.plane, 0,
                        (ws_each - g.Cig * g.plane) * esize)
             if par:
-                for item in prange(nproblems, num_threads=nt, schedule="dynamic"):
+                for item in prange(nproblems * g.nbands, num_threads=nt, schedule="dynamic"):
                     _run_problem(x, ws + pyconv_thread_num() * ws_each, w, bias, out, off,
                                  &g, item, &ctl)
             else:
-                for item in range(nproblems):
+                for item in range(nproblems * g.nbands):
                     _run_problem(x, ws, w, bias, out, off, &g, item, &ctl)
         else:
             nitems = nproblems * g.nchunks * g.nblocks
@@ -469,10 +484,11 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
                     # (plane, phase row) pieces: the 3 planes of an RGB image split evenly
                     for i in prange(g.N * g.C * g.Sh, num_threads=nt, schedule="static"):
                         _pack_rows(_input_at(x, &g, i // g.Sh // g.C, i // g.Sh % g.C),
-                                   ws + i // g.Sh * g.plane, &g, i % g.Sh, i % g.Sh + 1)
+                                   ws + i // g.Sh * g.plane, &g, 0, i % g.Sh, i % g.Sh + 1)
                 else:
                     for i in range(g.N * g.C):
-                        _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g)
+                        _pack_plane(_input_at(x, &g, i // g.C, i % g.C), ws + i * g.plane, &g,
+                                    0)
             # all channel blocks of a chunk on one thread (its L2 holds the chunk's input)
             # when there are enough chunks to go round
             chunk_items = g.nblocks if nproblems * g.nchunks >= 4 * nt else 1
@@ -506,6 +522,7 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     cdef cnp.npy_intp *wdim
     cdef cnp.npy_intp dims[4]
     cdef int k
+    cdef int64_t row_bytes, extent
     cdef const void *bptr = NULL
 
     # The kernels index in elements and read the weight rows in place: anything else
@@ -552,23 +569,43 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
         out[...] = 0 if bias is None else np.reshape(bias, (-1, 1, 1))
         return out
 
+    # Rows or planes a multiple of 4 KiB apart map the taps of a tile onto one L1 set
+    # (a 2048-wide float32 image: 15 rows of a 15x15 kernel, or 16 channels, in 12 ways);
+    # such inputs are packed, with their rows padded by a cache line.
+    cdef bint aliased = xst[nd - 2] % 4096 == 0 or (g.Cig > 1 and xst[nd - 3] % 4096 == 0)
     if (sh == 1 and sw == 1 and pt == 0 and pb == 0 and pl == 0 and pr == 0
-            and cnp.PyArray_IS_C_CONTIGUOUS(x)):
+            and cnp.PyArray_IS_C_CONTIGUOUS(x) and not aliased):
         # read the input in place; the wide rows are the array's own rows
         g.mode = MODE_DIRECT
         g.Sh, g.Sw, g.Hq, g.Wq = 1, 1, g.H, g.W
         g.x_len = g.N * g.C * g.H * g.W
     else:
-        g.mode = MODE_LOCAL if g.N * g.G >= 2 * max(_num_threads, 1) else MODE_GLOBAL
+        g.mode = MODE_GLOBAL  # or LOCAL, decided below
         # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
         g.Sh = min(g.sh, g.dh * (g.kH - 1) + 1)
         g.Sw = min(g.sw, g.dw * (g.kW - 1) + 1)
         g.Hq = _ceil_div(Hp, g.sh)
         g.Wq = _ceil_div(Wp, g.sw)
+        if (g.Wq * esize) % 4096 == 0:
+            g.Wq += 64 // esize
         g.x_len = -1
     g.S = g.Sh * g.Sw
-    g.plane = g.S * g.Hq * g.Wq
-    g.P = g.Ho * g.Wq
+    g.band, g.Hb = g.Ho, g.Hq
+    if g.mode != MODE_DIRECT:
+        # A problem whose padded copy would not fit in cache is cut into bands of output
+        # rows, each packed (with its halo rows) into the thread's workspace when it is
+        # computed: no copy of a whole large image, and the copy is read from L2.
+        row_bytes = g.Cig * g.S * g.Wq * esize
+        if row_bytes * g.Hq > BAND_BYTES:
+            extent = g.dh * (g.kH - 1) // g.sh
+            g.band = min(max(BAND_BYTES // row_bytes - extent, 1), g.Ho)
+            if g.band < g.Ho:
+                g.Hb = g.band + extent
+        many = g.N * g.G >= 2 * max(_num_threads, 1) or g.band < g.Ho
+        g.mode = MODE_LOCAL if many else MODE_GLOBAL
+    g.nbands = _ceil_div(g.Ho, g.band)
+    g.plane = g.S * g.Hb * g.Wq
+    g.P = g.band * g.Wq
 
     if bias is not None:
         bptr = cnp.PyArray_DATA(bias)

@@ -283,7 +283,8 @@ static int pyconv_omp_max_threads(void)
  *     ws[((a * Sw + b) * Hq + i) * Wq + j] = x[i * sh + a - pt, j * sw + b - pl]  (or 0)
  *
  * for the phases a < Sh, b < Sw that some kernel tap reads (Sh = min(sh, extent of the
- * kernel), so a 1x1 stride-2 conv packs one phase, not four).
+ * kernel), so a 1x1 stride-2 conv packs one phase, not four), and the Hq phase rows
+ * from row i0 on (a band of a large image; rows past the image are zeros).
  *
  * Written in C with literal unit and stride-2 column steps so that the compiler
  * vectorises the copies; rows of small planes are short, and a libc call per row cost
@@ -308,7 +309,7 @@ static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a 
     pyconv_pack_##SUFFIX(const T *restrict xp, T *restrict ws, int64_t H, int64_t W,    \
                          int64_t xs2, int64_t xs3, int64_t sh, int64_t sw, int64_t Sh,  \
                          int64_t Sw, int64_t pt, int64_t pl, int64_t Hq, int64_t Wq,    \
-                         int64_t a_lo, int64_t a_hi)                                    \
+                         int64_t i0, int64_t a_lo, int64_t a_hi)                        \
     {                                                                                   \
         (void)Sh;  /* phase rows a_lo .. a_hi - 1 of the Sh (threads split a plane) */   \
         for (int64_t a = a_lo; a < a_hi; ++a)                                           \
@@ -320,7 +321,7 @@ static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a 
                 if (j_hi > Wq) j_hi = Wq;                                               \
                 if (j_lo > j_hi) j_lo = j_hi;                                           \
                 const int64_t n = j_hi - j_lo;                                          \
-                for (int64_t i = 0; i < Hq; ++i, dst += Wq) {                           \
+                for (int64_t i = i0; i < i0 + Hq; ++i, dst += Wq) {                     \
                     const int64_t r = i * sh + a - pt;                                  \
                     if (r < 0 || r >= H || n == 0) {                                    \
                         pyconv_zero_##SUFFIX(dst, Wq);                                  \
