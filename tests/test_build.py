@@ -303,11 +303,27 @@ def test_pyconv_num_threads_env():
     assert out.split() == ["3"]
 
 
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        ({"OMP_NUM_THREADS": "1"}, "1"),  # what Dask's nanny sets in its workers
+        ({"OMP_NUM_THREADS": "3,2"}, "3"),  # OpenMP's nested form: the outer level
+        ({"OMP_NUM_THREADS": "1", "PYCONV_NUM_THREADS": "2"}, "2"),  # pyconv's own wins
+    ],
+)
+def test_omp_num_threads_is_honoured_after_pyconv_num_threads(env, want):
+    out = _check_ok(_run_python("import pyconv; print(pyconv.get_num_threads())", **env))
+    assert out.split() == [want]
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs sched_getaffinity")
-def test_default_num_threads_is_the_available_cores():
+@pytest.mark.parametrize("omp", ["", "abc", "0"], ids=["unset", "invalid", "zero"])
+def test_default_num_threads_is_the_available_cores(omp):
+    # an OMP_NUM_THREADS that OpenMP itself would ignore is ignored
     out = _check_ok(
         _run_python(
-            "import os, pyconv; print(pyconv.get_num_threads(), len(os.sched_getaffinity(0)))"
+            "import os, pyconv; print(pyconv.get_num_threads(), len(os.sched_getaffinity(0)))",
+            OMP_NUM_THREADS=omp,
         )
     )
     n, cores = out.split()

@@ -11,8 +11,8 @@ pad
 backends, use_backend, set_backend, refresh_backends
     The backend registry (entry-point group ``pyconv.backends``).
 set_num_threads, get_num_threads
-    Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS`` or the cores
-    available to the process).
+    Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS``, else
+    ``OMP_NUM_THREADS``, else the cores available to the process).
 show_config
     Version, build flags, OpenMP, threads and backends.
 

@@ -35,6 +35,7 @@ def _config() -> dict:
         "core": core,
         "threads": _threads.get_num_threads(),
         "PYCONV_NUM_THREADS": os.environ.get("PYCONV_NUM_THREADS"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "cores_available": _threads._available_cores(),
         "default_backend": _registry.current_backend_name(),
         "backends": {b.name: None if b.available else b.reason for b in _registry.backends()},
@@ -73,7 +74,8 @@ def show_config(*, as_dict: bool = False) -> dict | None:
     env = cfg["PYCONV_NUM_THREADS"]
     lines.append(
         f"  threads           {cfg['threads']} "
-        f"(PYCONV_NUM_THREADS={env or 'unset'}, {cfg['cores_available']} cores available)"
+        f"(PYCONV_NUM_THREADS={env or 'unset'}, OMP_NUM_THREADS="
+        f"{cfg['OMP_NUM_THREADS'] or 'unset'}, {cfg['cores_available']} cores available)"
     )
     for name, reason in cfg["backends"].items():
         tag = " (default)" if name == cfg["default_backend"] else ""

@@ -1,4 +1,4 @@
-"""Thread count of the compiled kernels: ``set_num_threads`` / ``PYCONV_NUM_THREADS``."""
+"""Thread count of the compiled kernels (``set_num_threads``, or the environment)."""
 
 from __future__ import annotations
 
@@ -14,20 +14,35 @@ def _available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_num_threads() -> int:
-    """``PYCONV_NUM_THREADS`` if set, else the number of cores available to the process."""
-    env = os.environ.get("PYCONV_NUM_THREADS", "").strip()
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(
-                f"PYCONV_NUM_THREADS must be a positive integer, but got {env!r}"
-            ) from None
-        if n < 1:
-            raise ValueError(f"PYCONV_NUM_THREADS must be a positive integer, but got {env!r}")
+def _env_threads(name: str, strict: bool) -> int | None:
+    """Read a thread count from the environment: None if unset (or invalid and not strict)."""
+    env = os.environ.get(name, "").strip()
+    if name == "OMP_NUM_THREADS":
+        env = env.split(",")[0].strip()  # OpenMP's nested form "4,2": the outer level
+    if not env:
+        return None
+    try:
+        n = int(env)
+    except ValueError:
+        n = 0
+    if n >= 1:
         return n
-    return _available_cores()
+    if strict:
+        raise ValueError(f"{name} must be a positive integer, but got {env!r}")
+    return None
+
+
+def default_num_threads() -> int:
+    """``PYCONV_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the cores available.
+
+    OpenMP's own variable is honoured as other OpenMP libraries honour it, so that the
+    processes that set it to 1 for their workers (Dask's nanny, job schedulers) do not get
+    one pool of threads per worker; a value OpenMP would ignore is ignored here too.
+    """
+    n = _env_threads("PYCONV_NUM_THREADS", strict=True)
+    if n is None:
+        n = _env_threads("OMP_NUM_THREADS", strict=False)
+    return n if n is not None else _available_cores()
 
 
 try:
