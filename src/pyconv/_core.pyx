@@ -12,18 +12,19 @@ The algorithm, for one (image n, group g) "problem":
    folded into those offsets.
 2. Outputs are computed on a "wide" grid p = oh * Wq + ow (Wq = plane row length), so a
    run of consecutive p is a run of consecutive addresses for every tap.  A
-   register-blocked micro-kernel (_tile_impl.h) keeps an 8-channel x (2 vectors) tile of
-   accumulators in registers over all taps, reading the weights in their own layout;
-   columns ow >= W_out are dropped on store.
+   register-blocked micro-kernel (_tile_impl.h) keeps an 8-channel x (2 or 3 vectors)
+   tile of accumulators in registers over all taps, reading the weights in their own
+   layout; columns ow >= W_out are dropped on store.
 3. Positions are processed in chunks sized for the L2 cache, all output-channel blocks
    of a chunk in a row, so the chunk's input is read from cache once per block.  Each
    output element is produced by exactly one tile with a fixed summation order, so
    results are bitwise identical for any thread count.
 
 Three ways to feed the tiles ("modes"): DIRECT reads the caller's array; LOCAL packs one
-problem at a time into a per-thread workspace (many problems: batches, groups); GLOBAL
-packs the whole padded input once, in parallel, and splits positions and channel blocks
-into work items (one big problem).  The GIL is released throughout; ``prange`` runs
+problem, or one band of output rows of a large problem, at a time into a per-thread
+workspace (batches, groups, large images); GLOBAL packs a small padded input once, in
+parallel, and splits positions and channel blocks into work items (one problem, such as
+a layer at batch 1).  The GIL is released throughout; ``prange`` runs
 the work on OpenMP threads, but only when the call is big enough to pay for a parallel
 region.  A long call polls for signals from the main thread, so Ctrl-C stops it.
 """
