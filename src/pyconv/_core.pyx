@@ -105,6 +105,9 @@ cdef enum:
     CHUNK_BYTES = 192 * 1024
     # A problem whose padded copy is larger is packed and computed in bands of rows.
     BAND_BYTES = 1024 * 1024
+    # Stack buffers for small calls: tap offsets, and workspace (8 KiB).
+    STACK_OFFSETS = 256
+    STACK_WS_DOUBLES = 1024
     # Work between two looks at the clock, and time between two looks for Ctrl-C.
     POLL_FLOPS = 8 << 20
     MODE_DIRECT = 0
@@ -366,6 +369,10 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef real *ws = NULL
     cdef real *scratch = NULL
     cdef int64_t *off = NULL
+    cdef void *off_mem = NULL  # what to free (NULL: the stack buffers were used)
+    cdef void *ws_mem = NULL
+    cdef int64_t stack_off[STACK_OFFSETS]
+    cdef double stack_ws[STACK_WS_DOUBLES]
     cdef int64_t *off_tail = NULL
     cdef bint par
     cdef double flops
@@ -410,9 +417,14 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cs = g.xs1 if g.mode == MODE_DIRECT else g.plane
     # (DIRECT mode also needs the offsets into a tail scratch, see _tail_tile)
     noff = g.ntaps * (2 if g.mode == MODE_DIRECT else 1)
-    off = <int64_t *> pyconv_alloc(noff * sizeof(int64_t))
-    if off == NULL:
-        raise MemoryError(f"pyconv: cannot allocate {noff * 8} bytes for tap offsets")
+    # (small calls use buffers on the stack: two allocations cost as much as the work)
+    if noff <= STACK_OFFSETS:
+        off = stack_off
+    else:
+        off = <int64_t *> pyconv_alloc(noff * sizeof(int64_t))
+        if off == NULL:
+            raise MemoryError(f"pyconv: cannot allocate {noff * 8} bytes for tap offsets")
+        off_mem = off
     if g.mode == MODE_DIRECT:
         off_tail = off + g.ntaps
     g.off_max = 0
@@ -445,9 +457,13 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         ws_len = g.N * g.C * g.plane
         need = (g.N * g.C - g.Cig) * g.plane + g.off_max + g.P + g.px_max
         ws_len = max(ws_len, need)
-    ws = <real *> pyconv_alloc(ws_len * esize)
+    if ws_len * esize <= sizeof(stack_ws):
+        ws = <real *> stack_ws
+    else:
+        ws = <real *> pyconv_alloc(ws_len * esize)
+        ws_mem = ws
     if ws == NULL:
-        free(off)
+        free(off_mem)
         raise MemoryError(
             f"pyconv: cannot allocate the {ws_len * esize} bytes "
             f"({<double> (ws_len * esize) / 2**30:.3g} GiB) of workspace this convolution needs"
@@ -461,7 +477,8 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     ctl.etype = ctl.evalue = ctl.etb = NULL
     ctl.flops_since = 0
     ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
+    if ctl.poll:
+        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
     if par:
         _parallel_calls += 1
 
@@ -502,9 +519,8 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
                 for item in range(nitems):
                     _run_item(x, ws, w, bias, out, off, off_tail, scratch, 0, &g, item, &ctl)
 
-    free(off)
-    free(ws)
-    free(scratch)
+    free(off_mem)
+    free(ws_mem)
     if ctl.abort:
         _reraise(&ctl)
     return None

@@ -102,8 +102,6 @@ def conv2d(
            [9., 9., 9.],
            [0., 0., 0.]], dtype=float32)
     """
-    if is_dask_array(input):  # lazy, tile by tile: see pyconv._dask
-        return _dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
     # The common call (plain arrays and ints, the compiled backend) is validated and run
     # in one compiled function; None means "take the full path".
     fast = fast_path(backend)
@@ -111,6 +109,8 @@ def conv2d(
         out = fast(input, weight, bias, stride, padding, dilation, groups)
         if out is not None:
             return out
+    if is_dask_array(input):  # lazy, tile by tile: see pyconv._dask
+        return _dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
     torch = sys.modules.get("torch")
     if torch is not None and (isinstance(input, torch.Tensor) or isinstance(weight, torch.Tensor)):
         return _conv2d_tensor(
