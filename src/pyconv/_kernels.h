@@ -55,6 +55,10 @@ typedef struct {
     pyconv_tile_f32 f32_wide;
     pyconv_tile_f64 f64_wide;
     int64_t f32_wide_px, f64_wide_px;
+    /* a one-channel tile of 2 vectors, for problems smaller than *_single covers */
+    pyconv_tile_f32 f32_narrow;
+    pyconv_tile_f64 f64_narrow;
+    int64_t f32_narrow_px, f64_narrow_px;
 } pyconv_isa;
 
 /* ---- baseline: 16-byte vectors (SSE2 on x86-64, NEON on aarch64) ---------------- */
@@ -97,10 +101,29 @@ typedef double pv_f64x2 __attribute__((vector_size(16)));
 #define TILE_ATTR
 #include "_tile_impl.h"
 
+#define TILE_NAME tile_base_f32_narrow
+#define TILE_T float
+#define TILE_VEC pv_f32x4
+#define TILE_VL 4
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR 
+#include "_tile_impl.h"
+
+#define TILE_NAME tile_base_f64_narrow
+#define TILE_T double
+#define TILE_VEC pv_f64x2
+#define TILE_VL 2
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR 
+#include "_tile_impl.h"
+
 static const pyconv_isa pyconv_isa_base = {
     "baseline", tile_base_f32_block, tile_base_f32_single, tile_base_f64_block,
     tile_base_f64_single, 2 * 4, 8 * 4, 2 * 2, 8 * 2,
-    tile_base_f32_block, tile_base_f64_block, 2 * 4, 2 * 2};
+    tile_base_f32_block, tile_base_f64_block, 2 * 4, 2 * 2,
+    tile_base_f32_narrow, tile_base_f64_narrow, 2 * 4, 2 * 2};
 
 #if PYCONV_X86
 /* ---- AVX2 + FMA: 32-byte vectors, 16 registers ----------------------------------- */
@@ -143,10 +166,29 @@ typedef double pv_f64x4 __attribute__((vector_size(32)));
 #define TILE_ATTR __attribute__((target("avx2,fma")))
 #include "_tile_impl.h"
 
+#define TILE_NAME tile_avx2_f32_narrow
+#define TILE_T float
+#define TILE_VEC pv_f32x8
+#define TILE_VL 8
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR __attribute__((target("avx2,fma")))
+#include "_tile_impl.h"
+
+#define TILE_NAME tile_avx2_f64_narrow
+#define TILE_T double
+#define TILE_VEC pv_f64x4
+#define TILE_VL 4
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR __attribute__((target("avx2,fma")))
+#include "_tile_impl.h"
+
 static const pyconv_isa pyconv_isa_avx2 = {
     "avx2", tile_avx2_f32_block, tile_avx2_f32_single, tile_avx2_f64_block,
     tile_avx2_f64_single, 1 * 8, 8 * 8, 1 * 4, 8 * 4,
-    tile_avx2_f32_block, tile_avx2_f64_block, 1 * 8, 1 * 4};
+    tile_avx2_f32_block, tile_avx2_f64_block, 1 * 8, 1 * 4,
+    tile_avx2_f32_narrow, tile_avx2_f64_narrow, 2 * 8, 2 * 4};
 
 /* ---- AVX-512F + FMA: 64-byte vectors, 32 registers ------------------------------- */
 typedef float pv_f32x16 __attribute__((vector_size(64)));
@@ -227,10 +269,31 @@ pv_tail_avx512_f64(double *dst, const double *src, int64_t n)
 #define TILE_ATTR __attribute__((target("avx512f,fma")))
 #include "_tile_impl.h"
 
+#define TILE_NAME tile_avx512_f32_narrow
+#define TILE_TAIL pv_tail_avx512_f32
+#define TILE_T float
+#define TILE_VEC pv_f32x16
+#define TILE_VL 16
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR __attribute__((target("avx512f,fma")))
+#include "_tile_impl.h"
+
+#define TILE_NAME tile_avx512_f64_narrow
+#define TILE_TAIL pv_tail_avx512_f64
+#define TILE_T double
+#define TILE_VEC pv_f64x8
+#define TILE_VL 8
+#define TILE_OCB 1
+#define TILE_NV 2
+#define TILE_ATTR __attribute__((target("avx512f,fma")))
+#include "_tile_impl.h"
+
 static const pyconv_isa pyconv_isa_avx512 = {
     "avx512", tile_avx512_f32_block, tile_avx512_f32_single, tile_avx512_f64_block,
     tile_avx512_f64_single, 2 * 16, 8 * 16, 2 * 8, 8 * 8,
-    tile_avx512_f32_wide, tile_avx512_f64_wide, 3 * 16, 3 * 8};
+    tile_avx512_f32_wide, tile_avx512_f64_wide, 3 * 16, 3 * 8,
+    tile_avx512_f32_narrow, tile_avx512_f64_narrow, 2 * 16, 2 * 8};
 #endif /* PYCONV_X86 */
 
 /* The variant in use; chosen by pyconv_isa_select() at import. */
