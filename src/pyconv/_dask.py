@@ -113,9 +113,9 @@ class _Block:
 
 def _backend_token(impl: Any) -> tuple:
     """Describe the resolved backend so a worker process can load the same one."""
-    for (name, options), obj in list(_registry._loaded.items()):
-        if obj is impl:
-            return ("name", name, options)
+    loaded = _registry.loaded_as(impl)
+    if loaded is not None:
+        return ("name", *loaded)
     return ("object", impl)
 
 

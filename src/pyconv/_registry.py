@@ -534,6 +534,18 @@ def _default() -> Any:
     return _default_obj
 
 
+def loaded_as(obj: Any) -> tuple[str, tuple] | None:
+    """Return ``(name, options)`` under which ``obj`` was loaded, or None.
+
+    Lets a caller that must rebuild the same backend elsewhere (a Dask worker process)
+    send its name and options instead of the object.
+    """
+    for key, loaded in list(_loaded.items()):
+        if loaded is obj:
+            return key
+    return None
+
+
 def fast_path(backend: Any) -> Any:
     """Return the chosen backend's ``_fast_conv2d`` (validation and work in one call).
 
