@@ -87,6 +87,7 @@ cdef extern from "_kernels.h" nogil:
     int pyconv_flag_get(const int *flag)
     void pyconv_flag_set(int *flag)
     int pyconv_thread_num()
+    int64_t _ceil_div "pyconv_ceil_div" (int64_t a, int64_t b)  # safe near 2**63
     void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
                          int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
                          int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t i0,
@@ -166,11 +167,6 @@ cdef struct Ctl:
     PyObject *etype
     PyObject *evalue
     PyObject *etb
-
-
-cdef inline int64_t _ceil_div(int64_t a, int64_t b) noexcept nogil:
-    # not (a + b - 1) // b: a stride near 2**63 would overflow
-    return a // b + (1 if a % b else 0)
 
 
 cdef inline int64_t _lcm(int64_t a, int64_t b) noexcept nogil:
