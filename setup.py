@@ -13,16 +13,14 @@ Environment switches (all optional):
 ``PYCONV_SANITIZE=1``
     a debug build for finding memory errors (``.ci/sanitize``, docs/development.md):
     AddressSanitizer and UndefinedBehaviorSanitizer (``-O1 -g``), and Cython's bounds
-    and initialisation checks on memoryviews turned on, whatever the sources say.  The
-    Cython sources are rewritten into ``build/sanitize/`` for this, so the normal
-    build's generated C files are left alone.  Import the result with the sanitizer
-    runtime preloaded (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``).
+    and initialisation checks on memoryviews turned on.  Its generated C goes to
+    ``build/sanitize/``, so the normal build's generated C files are left alone.  Import
+    the result with the sanitizer runtime preloaded
+    (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``).
 """
 
 import os
-import re
 import shlex
-import shutil
 import sys
 import tempfile
 import textwrap
@@ -105,15 +103,11 @@ SANITIZE_CFLAGS = [
     "-fno-sanitize-recover=undefined",
 ]
 SANITIZE_LDFLAGS = ["-fsanitize=address,undefined"]
-# Cython checks the sanitizer build turns on.  wraparound is left as the sources set it:
-# with it off, bounds checking reports a negative index instead of wrapping it around.
-SANITIZE_DIRECTIVES = {"boundscheck": True, "initializedcheck": True}
-_DISABLED_CHECK = re.compile(r"\b(boundscheck|initializedcheck)(\s*=\s*|\s*\(\s*)False\b")
 
 
 def extra_compile_args():
-    if sys.platform == "win32":
-        return ["/O2"]
+    # GCC and Clang only: the kernels use GCC vector types, posix_memalign and
+    # clock_gettime (Linux and macOS; Windows is not supported, see docs/development.md).
     args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
     if SANITIZE:
         args += SANITIZE_CFLAGS
@@ -121,67 +115,33 @@ def extra_compile_args():
     return args
 
 
-SANITIZE_SRC = os.path.join("build", "sanitize", "src")
-
-
-def sanitized(extensions, src="src", dest=SANITIZE_SRC):
-    """Point the extensions at copies of the sources with Cython's checks turned on.
-
-    Directives in a source file (``# cython: boundscheck=False``, decorators, ``with``
-    blocks) override the ones given to cythonize, so the copies say ``True`` instead.
-    Every Cython and C source under ``src`` is copied, so that this keeps working when
-    the kernels gain files.
-    """
-    if os.path.isdir(dest):
-        shutil.rmtree(dest)
-    for root, _dirs, files in os.walk(src):
-        for name in files:
-            if not name.endswith((".pyx", ".pxd", ".pxi", ".h", "__init__.py")):
-                continue
-            path = os.path.join(root, name)
-            target = os.path.join(dest, os.path.relpath(path, src))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            if name.endswith((".pyx", ".pxd", ".pxi")):
-                text = _DISABLED_CHECK.sub(r"\1\2True", text)
-            with open(target, "w", encoding="utf-8") as f:
-                f.write(text)
-    for ext in extensions:
-        ext.sources = [
-            os.path.join(dest, os.path.relpath(p, src)) if p.endswith(".pyx") else p
-            for p in ext.sources
-        ]
-        ext.include_dirs = [
-            os.path.join(dest, os.path.relpath(d, src)) if d.startswith(src) else d
-            for d in ext.include_dirs
-        ]
-        ext.extra_link_args += SANITIZE_LDFLAGS
-    return extensions
-
-
 ext = Extension(
     "pyconv._core",
-    sources=["src/pyconv/_core.pyx"],
-    include_dirs=[np.get_include(), "src/pyconv"],
+    sources=["pyconv/_core.pyx"],
+    include_dirs=[np.get_include(), "pyconv"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=extra_compile_args(),
+    extra_link_args=SANITIZE_LDFLAGS if SANITIZE else [],
     language="c",
 )
 
+# The Cython directives, in this one place (the sources set none, so nothing overrides
+# these).  The sanitizer build turns the bounds and initialisation checks on; wraparound
+# stays off, so that a negative index is reported as out of bounds instead of wrapping.
 directives = {
-    "boundscheck": False,
+    "language_level": 3,
+    "boundscheck": SANITIZE,
     "wraparound": False,
     "cdivision": True,
-    "initializedcheck": False,
+    "initializedcheck": SANITIZE,
     "embedsignature": True,
 }
-extensions = [ext]
+cython_options = {}
 if SANITIZE:
-    extensions = sanitized(extensions)
-    directives.update(SANITIZE_DIRECTIVES)
+    # its generated C goes elsewhere, so the normal build's pyconv/_core.c is left alone
+    cython_options = {"build_dir": os.path.join("build", "sanitize"), "force": True}
 
 setup(
-    ext_modules=cythonize(extensions, language_level=3, compiler_directives=directives),
+    ext_modules=cythonize([ext], compiler_directives=directives, **cython_options),
     cmdclass={"build_ext": BuildExt},
 )

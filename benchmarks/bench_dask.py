@@ -162,7 +162,7 @@ def test_dask(benchmark, clients, case, method):
 
 def _gflop(case: str) -> float:
     x, w, b, kw, _ = make_case(case)
-    from pyconv._spec import prepare_conv2d
+    from pyconv._validation import prepare_conv2d
 
     return prepare_conv2d(x, w, b, 1, kw["padding"], 1, 1)[3].flops / 1e9
 

@@ -17,7 +17,7 @@ import pytest
 
 import pyconv
 from pyconv._registry import resolve
-from pyconv._spec import prepare_conv2d
+from pyconv._validation import prepare_conv2d
 
 X = np.random.default_rng(0).standard_normal((1, 1, 8, 8)).astype(np.float32)
 W = np.random.default_rng(1).standard_normal((1, 1, 3, 3)).astype(np.float32)

@@ -45,7 +45,7 @@ class Wrong:
     capabilities = pyconv.Capabilities()
 
     def conv2d(self, x, w, b, spec):
-        from pyconv.backends.numpy import conv2d
+        from pyconv._backends.numpy import conv2d
 
         return conv2d(x, w, b, spec) + 1
 
@@ -67,7 +67,7 @@ class Float64Only:
     capabilities = pyconv.Capabilities(dtypes=("float64",))
 
     def conv2d(self, x, w, b, spec):
-        from pyconv.backends.numpy import conv2d
+        from pyconv._backends.numpy import conv2d
 
         return conv2d(x, w, b, spec)
 
@@ -83,7 +83,7 @@ class Spy:
         self.seen: set[tuple] = set()
 
     def conv2d(self, x, w, b, spec):
-        from pyconv.backends.numpy import conv2d
+        from pyconv._backends.numpy import conv2d
 
         self.seen.add((pyconv.get_num_threads(), self.torch and self.torch.get_num_threads()))
         return conv2d(x, w, b, spec)

@@ -17,8 +17,8 @@ import pytest
 
 import pyconv
 from pyconv import Capabilities
-from pyconv.backends.numpy import accumulate
-from pyconv.backends.numpy import conv2d as reference
+from pyconv._backends.numpy import accumulate
+from pyconv._backends.numpy import conv2d as reference
 from pyconv.cli import main
 from pyconv.testing import (
     ConformanceFailure,
@@ -103,7 +103,7 @@ def test_float64_golden_results_are_exact():
     # fixed-point inputs: every partial sum is exact in float64, in any order
     for c in load_golden().cases:
         if c.dtype == np.float64 and c.x.size:
-            x, w, b, spec = pyconv._spec.prepare_conv2d(c.x, c.w, c.b, **c.params)
+            x, w, b, spec = pyconv._validation.prepare_conv2d(c.x, c.w, c.b, **c.params)
             exact = accumulate(x, w, b, spec, np.longdouble)
             exact = exact[0] if spec.unbatched else exact
             np.testing.assert_array_equal(exact.astype(np.float64), c.expected, err_msg=c.id)

@@ -52,8 +52,8 @@ from hypothesis import strategies as st
 
 import pyconv
 from pyconv import UnsupportedCallError
-from pyconv._spec import prepare_conv2d
-from pyconv.backends.numpy import accumulate
+from pyconv._backends.numpy import accumulate
+from pyconv._validation import prepare_conv2d
 from pyconv.testing import exact_conv2d
 
 try:

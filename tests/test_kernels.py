@@ -23,8 +23,8 @@ from pyconv.testing import assert_conv_close
 
 def _full_path(x, w, b, stride, padding, dilation, groups):
     """The same call through the front end's validation (not the fast entry)."""
-    from pyconv._spec import prepare_conv2d
-    from pyconv.backends.cython import conv2d
+    from pyconv._backends.cython import conv2d
+    from pyconv._validation import prepare_conv2d
 
     xx, ww, bb, spec = prepare_conv2d(x, w, b, stride, padding, dilation, groups)
     out = conv2d(xx, ww, bb, spec)

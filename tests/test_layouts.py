@@ -385,7 +385,7 @@ def test_unaligned_arrays_reach_the_backends_aligned():
     """The front end copies data not aligned to its itemsize (kernels may read arrays in
     place, and an unaligned float load is undefined behaviour in C: the sanitizer build
     reported one); aligned views are passed on without a copy."""
-    from pyconv._spec import prepare_conv2d
+    from pyconv._validation import prepare_conv2d
 
     base = np.arange(2 * 3 * 5 * 5, dtype=np.float32).reshape(2, 3, 5, 5)
     x = _unaligned(base)

@@ -26,14 +26,14 @@ from numpy.testing import assert_array_equal
 
 import pyconv
 from pyconv import BackendUnavailableError, BackendWarning, Capabilities, UnsupportedCallError
+from pyconv._backends.numpy import conv2d as reference
 from pyconv._registry import current_backend_name, load_backend, resolve
-from pyconv._spec import prepare_conv2d
-from pyconv.backends.numpy import conv2d as reference
+from pyconv._validation import prepare_conv2d
 from pyconv.cli import main
 
 # The implementation module shared by the fake plugins: the numpy reference, counted.
 IMPL = """
-from pyconv.backends.numpy import conv2d as _reference
+from pyconv._backends.numpy import conv2d as _reference
 
 CALLS = []
 
@@ -449,7 +449,7 @@ def test_third_party_cannot_replace_a_builtin_name(site):
     assert info("numpy").distribution == "pyconv"
     assert info("cython").builtin
     assert "pyconvtest_pyconvtest_evil_cython" not in sys.modules  # not even loaded
-    assert type(load_backend("cython")).__module__ == "pyconv.backends.cython"
+    assert type(load_backend("cython")).__module__ == "pyconv._backends.cython"
 
 
 def test_third_party_warning_names_the_distribution(site):
@@ -778,7 +778,7 @@ def test_unknown_env_backend_fails_on_use_not_at_import(arrays, monkeypatch):
 def no_compiled_core(monkeypatch):
     """Simulate a pyconv installed without its compiled module."""
     monkeypatch.setitem(sys.modules, "pyconv._core", None)
-    monkeypatch.delitem(sys.modules, "pyconv.backends.cython", raising=False)
+    monkeypatch.delitem(sys.modules, "pyconv._backends.cython", raising=False)
     monkeypatch.delattr(pyconv, "_core", raising=False)
     pyconv.refresh_backends()
 

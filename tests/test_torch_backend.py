@@ -21,7 +21,7 @@ from pyconv import BackendUnavailableError
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-tb = pytest.importorskip("pyconv.backends.torch")
+tb = pytest.importorskip("pyconv._backends.torch")
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"

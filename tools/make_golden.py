@@ -1,8 +1,8 @@
-"""Generate the golden data of the conformance suite (``src/pyconv/testing/data/``).
+"""Generate the golden data of the conformance suite (``pyconv/testing/data/``).
 
 Run from a source checkout with PyTorch installed::
 
-    python tools/make_golden.py            # writes src/pyconv/testing/data/golden.{npz,json}
+    python tools/make_golden.py            # writes pyconv/testing/data/golden.{npz,json}
     python tools/make_golden.py --out DIR  # somewhere else (to compare before replacing)
 
 It is kept in the repository but not shipped: the wheel carries only its output, and

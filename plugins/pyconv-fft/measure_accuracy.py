@@ -22,7 +22,7 @@ import itertools
 import time
 
 import numpy as np
-from pyconv._spec import prepare_conv2d
+from pyconv._validation import prepare_conv2d
 from pyconv.testing import exact_conv2d
 
 from pyconv_fft.backend import conv2d as fft_conv2d

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pyconv
 import pytest
-from pyconv._spec import prepare_conv2d
+from pyconv._validation import prepare_conv2d
 from pyconv.testing import exact_conv2d
 
 from pyconv_fft import _spec

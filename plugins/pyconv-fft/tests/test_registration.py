@@ -26,7 +26,7 @@ def _info():
 def test_entry_point_is_declared():
     eps = importlib.metadata.entry_points(group="pyconv.backends")
     (ep,) = [e for e in eps if e.name == "fft"]
-    assert ep.value == "pyconv_fft._spec:SPEC"
+    assert ep.value == "pyconv_fft.entry_point:SPEC"
     assert ep.dist.name == "pyconv-fft"
     assert ep.dist.version == pyconv_fft.__version__
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._spec import ConvSpec
+from .._validation import ConvSpec
 
 try:
     from .. import _core

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - torch's own convention
 
-from .._spec import ConvSpec
+from .._validation import ConvSpec
 
 __all__ = ["TorchBackend"]
 

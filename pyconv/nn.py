@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from ._dask import conv2d as _dask_conv2d
 from ._dask import is_dask_array
-from ._spec import _int
+from ._validation import _int
 from .functional import conv2d
 from .padding import pad
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .._spec import prepare_conv2d
-from ..backends.numpy import accumulate
+from .._backends.numpy import accumulate
+from .._validation import prepare_conv2d
 
 __all__ = [
     "CONTRACTS",

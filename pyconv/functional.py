@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 from ._dask import conv2d as _dask_conv2d
 from ._dask import is_dask_array
 from ._registry import fast_path, resolve
-from ._spec import prepare_conv2d
+from ._validation import prepare_conv2d
 
 __all__ = ["conv2d"]
 

@@ -31,7 +31,10 @@ Examples
     The arrays of the article pyconv started from.
 """
 
-from . import examples
+from . import (
+    _check_build,  # noqa: F401  (first: a clear error for an unbuilt tree)
+    examples,
+)
 from ._config import show_config
 from ._registry import (
     BackendInfo,
@@ -44,8 +47,8 @@ from ._registry import (
     set_backend,
     use_backend,
 )
-from ._spec import ConvSpec
 from ._threads import get_num_threads, set_num_threads
+from ._validation import ConvSpec
 from ._version import __version__
 from .functional import conv2d
 from .nn import Conv2d

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._spec import ConvSpec
+from .._validation import ConvSpec
 
 __all__ = ["NumpyBackend", "accumulate", "conv2d"]
 

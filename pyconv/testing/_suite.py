@@ -15,8 +15,8 @@ from .._registry import (
     UnsupportedCallError,
     load_backend,
 )
-from .._spec import ConvSpec, prepare_conv2d
 from .._threads import get_num_threads, set_num_threads
+from .._validation import ConvSpec, prepare_conv2d
 from ..functional import conv2d
 from ._accuracy import accuracy_bound, compare_to_exact, exact_conv2d
 from ._golden import ErrorCase, GoldenCase, GoldenData, load_golden

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import _registry
-from .._spec import prepare_conv2d
+from .._validation import prepare_conv2d
 from ..functional import conv2d
 from . import machine
 from .zoo import ZOO, describe, flops, make_case

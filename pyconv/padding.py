@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._spec import _check_int64, _check_nbytes, _size
+from ._validation import _check_int64, _check_nbytes, _size
 
 __all__ = ["PAD_MODES", "pad"]
 

@@ -1,5 +1,3 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: initializedcheck=False
 """Compiled direct-convolution kernels for pyconv (float32 and float64).
 
 The algorithm, for one (image n, group g) "problem":

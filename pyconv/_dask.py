@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from . import _registry
-from ._spec import ConvSpec, prepare_conv2d
+from ._validation import ConvSpec, prepare_conv2d
 
 __all__ = ["conv2d", "is_dask_array"]
 

@@ -31,12 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._spec import ConvSpec
-
-# Import the ``pyconv.backends`` subpackage now, while ``pyconv/__init__.py`` is running:
-# importing a submodule sets it as an attribute of its parent, so a first import later
-# (in ``_discover``) would replace the function ``pyconv.backends`` with the subpackage.
-from .backends import _specs
+from ._backends import entry_points
+from ._validation import ConvSpec
 
 __all__ = [
     "API_VERSION",
@@ -322,9 +318,8 @@ def _discover() -> dict[str, BackendInfo]:
     # Running from a source tree without installed metadata: the built-ins still exist.
     for name in BUILTIN_NAMES:
         if name not in infos:
-            info = _info_from_spec(
-                name, f"pyconv.backends._specs:{name.upper()}", None, _specs.SPECS[name]
-            )
+            target = f"pyconv._backends.entry_points:{name.upper()}"
+            info = _info_from_spec(name, target, None, entry_points.SPECS[name])
             info.builtin = True
             info.distribution = "pyconv (no installed metadata)"
             infos[name] = info

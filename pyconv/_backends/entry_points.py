@@ -9,7 +9,7 @@ CYTHON = {
     "name": "cython",
     "api_version": API_VERSION,
     "description": "compiled direct convolution (Cython + OpenMP, AVX-512/AVX2/portable kernels)",
-    "implementation": "pyconv.backends.cython:CythonBackend",
+    "implementation": "pyconv._backends.cython:CythonBackend",
     "requires": [],
     "install_hint": "reinstall pyconv with a C compiler available",
     "capabilities": {
@@ -24,7 +24,7 @@ NUMPY = {
     "name": "numpy",
     "api_version": API_VERSION,
     "description": "the reference: NumPy, float64 accumulation, written for clarity",
-    "implementation": "pyconv.backends.numpy:NumpyBackend",
+    "implementation": "pyconv._backends.numpy:NumpyBackend",
     "requires": [],
     "install_hint": "",
     "capabilities": {
@@ -39,7 +39,7 @@ TORCH = {
     "name": "torch",
     "api_version": API_VERSION,
     "description": "delegates to torch.nn.functional.conv2d (CPU or CUDA)",
-    "implementation": "pyconv.backends.torch:TorchBackend",
+    "implementation": "pyconv._backends.torch:TorchBackend",
     "requires": ["torch"],
     "install_hint": "pip install 'pyconv[torch]'",
     "capabilities": {
