@@ -36,6 +36,7 @@ from . import (
     examples,
 )
 from ._config import show_config
+from ._environment import apply_isa as _apply_isa
 from ._registry import (
     BackendInfo,
     BackendUnavailableError,
@@ -53,6 +54,8 @@ from ._version import __version__
 from .functional import conv2d
 from .nn import Conv2d
 from .padding import pad
+
+_apply_isa()
 
 __all__ = [
     "BackendInfo",

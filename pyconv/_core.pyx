@@ -34,7 +34,27 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-import os
+from ._kernels cimport (
+    PYCONV_BUILD_CFLAGS,
+    PYCONV_HAVE_OPENMP,
+    PYCONV_NUM_ISAS,
+    pyconv_active_isa,
+    pyconv_alloc,
+    ceil_div,
+    pyconv_flag_get,
+    pyconv_flag_set,
+    pyconv_isa,
+    pyconv_isa_select,
+    pyconv_isas,
+    pyconv_now_ns,
+    pyconv_omp_max_threads,
+    pyconv_pack_f32,
+    pyconv_pack_f64,
+    pyconv_thread_num,
+    pyconv_tile_f32,
+    pyconv_tile_f64,
+)
+
 import threading
 
 import numpy as np
@@ -51,52 +71,6 @@ cdef extern from "Python.h":
     void PyErr_Fetch(PyObject **, PyObject **, PyObject **)
     void PyErr_Restore(PyObject *, PyObject *, PyObject *)
     unsigned long PyThread_get_thread_ident()
-
-cdef extern from "_kernels.h" nogil:
-    ctypedef void (*pyconv_tile_f32)(const float *, const int64_t *, int64_t, const float *,
-                                     int64_t, const float *, float *, int64_t, int64_t,
-                                     int64_t, int64_t, int64_t)
-    ctypedef void (*pyconv_tile_f64)(const double *, const int64_t *, int64_t, const double *,
-                                     int64_t, const double *, double *, int64_t, int64_t,
-                                     int64_t, int64_t, int64_t)
-    ctypedef struct pyconv_isa:
-        const char *name
-        pyconv_tile_f32 f32_block
-        pyconv_tile_f32 f32_single
-        pyconv_tile_f64 f64_block
-        pyconv_tile_f64 f64_single
-        int64_t f32_block_px
-        int64_t f32_single_px
-        int64_t f64_block_px
-        int64_t f64_single_px
-        pyconv_tile_f32 f32_wide
-        pyconv_tile_f64 f64_wide
-        int64_t f32_wide_px
-        int64_t f64_wide_px
-        pyconv_tile_f32 f32_narrow
-        pyconv_tile_f64 f64_narrow
-        int64_t f32_narrow_px
-        int64_t f64_narrow_px
-    const pyconv_isa *pyconv_active_isa
-    int pyconv_isa_select(const char *name)
-    void *pyconv_alloc(size_t nbytes)
-    int pyconv_omp_max_threads()
-    int64_t pyconv_now_ns()
-    int pyconv_flag_get(const int *flag)
-    void pyconv_flag_set(int *flag)
-    int pyconv_thread_num()
-    int64_t _ceil_div "pyconv_ceil_div" (int64_t a, int64_t b)  # safe near 2**63
-    void pyconv_pack_f32(const float *xp, float *ws, int64_t H, int64_t W, int64_t xs2,
-                         int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t i0,
-                         int64_t a_lo, int64_t a_hi)
-    void pyconv_pack_f64(const double *xp, double *ws, int64_t H, int64_t W, int64_t xs2,
-                         int64_t xs3, int64_t sh, int64_t sw, int64_t Sh, int64_t Sw,
-                         int64_t pt, int64_t pl, int64_t Hq, int64_t Wq, int64_t i0,
-                         int64_t a_lo, int64_t a_hi)
-    const int PYCONV_OCB
-    const int PYCONV_HAVE_OPENMP
-    const char *PYCONV_BUILD_CFLAGS
 
 
 cdef enum:
@@ -120,6 +94,14 @@ cdef enum:
 cdef int64_t POLL_NS = 20 * 1000 * 1000
 
 cdef int _num_threads = 1
+cdef int64_t _chunk_bytes = CHUNK_BYTES
+
+
+def _set_chunk(int64_t n):
+    global _chunk_bytes
+    _chunk_bytes = n
+
+
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
 # Bytes of scratch memory (workspace, offsets, copies) the last call allocated.
@@ -143,11 +125,14 @@ cdef struct Geometry:
     int64_t P                   # wide positions per band: band * Wq
     int64_t ntaps               # Cig * kH * kW
     int64_t off_max             # largest tap offset
+    bint aligned_taps           # every tap offset a multiple of 64 bytes (1x1 convs)
     int64_t px_max              # widest tile, in positions
-    int64_t nfull, nblocks      # full PYCONV_OCB blocks, all blocks, per group
+    int64_t ocb                 # output channels of the block tiles (per ISA and dtype)
+    int64_t nfull, nblocks      # full ocb-channel blocks, all blocks, per group
     int64_t nchunks, chunk      # position chunks per problem, and their length
+    int64_t head                # positions of a first, short chunk (aligned 1x1, DIRECT)
     int64_t px_block, px_single  # wide positions per micro-kernel tile
-    pyconv_tile_f32 block_f32   # the PYCONV_OCB-channel tile chosen for this call
+    pyconv_tile_f32 block_f32   # the ocb-channel tile chosen for this call
     pyconv_tile_f64 block_f64
     pyconv_tile_f32 single_f32  # and the one-channel tile
     pyconv_tile_f64 single_f64
@@ -223,10 +208,10 @@ cdef inline void _pack_plane(const real *xp, real *ws, const Geometry *g,
 cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
                            int64_t *m) noexcept nogil:
     if kb < g.nfull:
-        oc_local[0] = kb * PYCONV_OCB
-        m[0] = PYCONV_OCB
+        oc_local[0] = kb * g.ocb
+        m[0] = g.ocb
     else:
-        oc_local[0] = g.nfull * PYCONV_OCB + (kb - g.nfull)
+        oc_local[0] = g.nfull * g.ocb + (kb - g.nfull)
         m[0] = 1
 
 
@@ -235,12 +220,12 @@ cdef inline void _tile(const real *xb, const int64_t *off, const real *w,
                        int64_t p0, int64_t cnt) noexcept nogil:
     cdef int64_t out_plane = g.Ho * g.Wo
     if real is float:
-        if m == PYCONV_OCB:
+        if m == g.ocb:
             g.block_f32(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
         else:
             g.single_f32(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
     else:
-        if m == PYCONV_OCB:
+        if m == g.ocb:
             g.block_f64(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
         else:
             g.single_f64(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
@@ -279,11 +264,9 @@ cdef void _run_range(const real *pb, int64_t avail, const real *w, const real *b
     pb is the problem's base (workspace or input); in DIRECT mode ``avail`` bounds the
     reads (elements from pb to the end of the input), otherwise it is -1.
     """
-    cdef int64_t kb, oc_local, m, oc, px, p0, cnt, p_safe = -1
+    cdef int64_t kb, oc_local, m, oc, px, p0, cnt, p_safe
     cdef const real *bb
     cdef real *o
-    if avail >= 0:
-        p_safe = avail - g.off_max - g.px_max  # tiles starting after it use the scratch
     for kb in range(kb_lo, kb_hi):
         if pyconv_flag_get(&ctl.abort):
             return
@@ -291,11 +274,13 @@ cdef void _run_range(const real *pb, int64_t avail, const real *w, const real *b
         oc = gi * g.Cog + oc_local
         o = out + (n * g.Co + oc) * g.Ho * g.Wo
         bb = bias + oc if bias != NULL else NULL
-        px = g.px_block if m == PYCONV_OCB else g.px_single
+        px = g.px_block if m == g.ocb else g.px_single
+        # tiles starting after p_safe would read past the input: they use the scratch
+        p_safe = avail - g.off_max - px if avail >= 0 else p_hi
         p0 = p_lo
         while p0 < p_hi:
             cnt = px if p0 + px <= p_hi else p_hi - p0
-            if avail >= 0 and p0 > p_safe:
+            if p0 > p_safe:
                 _tail_tile(pb, avail, off_tail, scratch, w + oc * g.ntaps, bb, o, g, m,
                            p0, cnt)
             else:
@@ -320,8 +305,15 @@ cdef void _run_item(const real *x, real *ws, const real *w, const real *bias, re
     r = r // g.nchunks
     cdef int64_t gi = r % g.G
     cdef int64_t n = r // g.G
-    cdef int64_t p_lo = pc * g.chunk
-    cdef int64_t p_hi = min(p_lo + g.chunk, g.P)
+    cdef int64_t p_lo, p_hi
+    if g.head == 0:
+        p_lo = pc * g.chunk
+        p_hi = min(p_lo + g.chunk, g.P)
+    elif pc == 0:  # the short first chunk
+        p_lo, p_hi = 0, g.head
+    else:
+        p_lo = g.head + (pc - 1) * g.chunk
+        p_hi = min(p_lo + g.chunk, g.P)
     cdef int64_t start
     if g.mode == MODE_DIRECT:
         start = n * g.xs0 + gi * g.Cig * g.xs1
@@ -379,28 +371,33 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef const pyconv_isa *isa = pyconv_active_isa
     cdef int64_t px_wide, px_narrow
     if real is float:
-        g.px_block, g.px_single, px_wide = isa.f32_block_px, isa.f32_single_px, isa.f32_wide_px
-        g.block_f32, g.single_f32, px_narrow = isa.f32_block, isa.f32_single, isa.f32_narrow_px
+        g.ocb = isa.f32.block.ocb
+        g.px_block, g.block_f32 = isa.f32.block.px, isa.f32.block.fn
+        g.px_single, g.single_f32 = isa.f32.single.px, isa.f32.single.fn
+        px_wide, px_narrow = isa.f32.wide.px, isa.f32.narrow.px
     else:
-        g.px_block, g.px_single, px_wide = isa.f64_block_px, isa.f64_single_px, isa.f64_wide_px
-        g.block_f64, g.single_f64, px_narrow = isa.f64_block, isa.f64_single, isa.f64_narrow_px
+        g.ocb = isa.f64.block.ocb
+        g.px_block, g.block_f64 = isa.f64.block.px, isa.f64.block.fn
+        g.px_single, g.single_f64 = isa.f64.single.px, isa.f64.single.fn
+        px_wide, px_narrow = isa.f64.wide.px, isa.f64.narrow.px
     # Problems smaller than half the one-channel tile (the article's 3x5 wide grid
     # against 128 positions) take a narrower one.  (For 14x14 depthwise planes, 224
     # positions, the narrow tile measured no faster.)
     if g.P <= g.px_single // 2:
         g.px_single = px_narrow
-        g.single_f32 = isa.f32_narrow
-        g.single_f64 = isa.f64_narrow
+        g.single_f32 = isa.f32.narrow.fn
+        g.single_f64 = isa.f64.narrow.fn
     # The wide tile is about 7 % faster per position computed; take it unless rounding
     # a problem up to whole tiles wastes more than that (7x7 and 14x14 planes).
-    cdef int64_t cover_wide = _ceil_div(g.P, px_wide) * px_wide
-    if px_wide != g.px_block and cover_wide * 100 < _ceil_div(g.P, g.px_block) * g.px_block * 107:
+    cdef int64_t cover_wide = ceil_div(g.P, px_wide) * px_wide
+    if (px_wide != g.px_block
+            and cover_wide * 100 < ceil_div(g.P, g.px_block) * g.px_block * 107):
         g.px_block = px_wide
-        g.block_f32 = isa.f32_wide
-        g.block_f64 = isa.f64_wide
+        g.block_f32 = isa.f32.wide.fn
+        g.block_f64 = isa.f64.wide.fn
     g.px_max = max(g.px_block, g.px_single)
-    g.nfull = g.Cog // PYCONV_OCB
-    g.nblocks = g.nfull + g.Cog % PYCONV_OCB
+    g.nfull = g.Cog // g.ocb
+    g.nblocks = g.nfull + g.Cog % g.ocb
     flops = 2.0 * g.N * g.Co * g.Ho * g.Wo * g.ntaps
     par = nt > 1 and flops >= PARALLEL_MIN_FLOPS
     if not par:
@@ -410,13 +407,13 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
     # are whole tiles of both kinds, so only a problem's last tile is partial.
     cdef int64_t unit = _lcm(g.px_block, g.px_single)
-    g.chunk = max(CHUNK_BYTES // (esize * g.Cig) // unit, 1) * unit
-    if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * _ceil_div(g.P, g.chunk) < 4 * nt:
+    g.chunk = max(_chunk_bytes // (esize * g.Cig) // unit, 1) * unit
+    if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
-        g.chunk = _ceil_div(_ceil_div(g.P, _ceil_div(4 * nt, nproblems * g.nblocks)),
-                            unit) * unit
-    g.chunk = min(g.chunk, _ceil_div(g.P, unit) * unit)
-    g.nchunks = _ceil_div(g.P, g.chunk)
+        g.chunk = ceil_div(ceil_div(g.P, ceil_div(4 * nt, nproblems * g.nblocks)),
+                           unit) * unit
+    g.chunk = min(g.chunk, ceil_div(g.P, unit) * unit)
+    g.nchunks = ceil_div(g.P, g.chunk)
 
     # Tap offsets: channel, stride phase, dilation and kernel position in one number.
     cs = g.xs1 if g.mode == MODE_DIRECT else g.plane
@@ -433,6 +430,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     if g.mode == MODE_DIRECT:
         off_tail = off + g.ntaps
     g.off_max = 0
+    g.aligned_taps = True
     extent = (g.kH - 1) * g.dh // g.sh * g.Wq + (g.kW - 1) * g.dw // g.sw
     g.tail_len = extent + g.px_max
     t = 0
@@ -447,7 +445,18 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
                 if off_tail != NULL:
                     off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
                 g.off_max = max(g.off_max, off[t])
+                g.aligned_taps = g.aligned_taps and (off[t] * esize) % 64 == 0
                 t += 1
+
+    # When every tap reads at the same alignment (1x1 in place), a short first chunk
+    # ending on a cache line makes every other tile start on one, so no vector load
+    # straddles two lines: an input 16 bytes off a line cost a 1x1 layer 15 %.  (Where
+    # tiles start does not change the result: each element sums its taps in one order.)
+    g.head = 0
+    if (g.mode == MODE_DIRECT and g.aligned_taps and (g.xs0 * esize) % 64 == 0
+            and (g.Cig * g.xs1 * esize) % 64 == 0):
+        g.head = min((64 - <size_t> x % 64) % 64 // esize, g.P)
+        g.nchunks = 1 + ceil_div(g.P - g.head, g.chunk)
 
     # Workspaces.  The tiles read whole vectors past the last position of a problem,
     # so every packed workspace ends with a zeroed margin.
@@ -456,7 +465,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         ws_len = nt * scratch_each
     elif g.mode == MODE_LOCAL:
         ws_each = max(g.Cig * g.plane, g.off_max + g.P + g.px_max)
-        ws_each = _ceil_div(ws_each, 16) * 16  # keep each thread's part 64-byte aligned
+        ws_each = ceil_div(ws_each, 16) * 16  # keep each thread's part 64-byte aligned
         ws_len = nt * ws_each
     else:
         ws_len = g.N * g.C * g.plane
@@ -531,6 +540,27 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     return None
 
 
+cdef int64_t _shared_row_length(const Geometry *g) noexcept nogil:
+    """Row length of the packed phase planes, with rows sharing their zero padding.
+
+    Phase plane b holds columns j of padded input column j * sw + b; those before
+    j_lo(b) and from j_hi(b) on are zeros.  A tap (qw, b) reads columns ow + qw for ow <
+    Wo.  A read past the end of a row lands in the next row's column ow + qw - Wq, which
+    is zero (as the padding it stands for) if it is below j_lo(b).  So a row needs
+    max(j_hi(b), Wo + qw - j_lo(b)) columns, not the padded width: a 3x3 layer with
+    padding 1 gets W + 1 instead of W + 2 (on 7x7 planes, 7 of 8 computed columns are
+    kept instead of 7 of 9).
+    """
+    cdef int64_t kw, b, qw, j_lo, j_hi, Wq = g.Wo
+    for kw in range(g.kW):
+        b = (kw * g.dw) % g.sw
+        qw = (kw * g.dw) // g.sw
+        j_lo = ceil_div(g.pl - b, g.sw) if g.pl > b else 0
+        j_hi = ceil_div(g.W + g.pl - b, g.sw) if g.W + g.pl > b else 0
+        Wq = max(Wq, j_hi, g.Wo + qw - j_lo)
+    return Wq
+
+
 cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int64_t sw,
                      int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
                      int64_t groups, bint unbatched):
@@ -544,7 +574,7 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     cdef cnp.npy_intp *wdim
     cdef cnp.npy_intp dims[4]
     cdef int k
-    cdef int64_t row_bytes, extent
+    cdef int64_t row_bytes, extent, wq_shared
     cdef const void *bptr = NULL
 
     # The kernels index in elements and read the weight rows in place: anything else
@@ -606,13 +636,19 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
         # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
         g.Sh = min(g.sh, g.dh * (g.kH - 1) + 1)
         g.Sw = min(g.sw, g.dw * (g.kW - 1) + 1)
-        g.Hq = _ceil_div(Hp, g.sh)
-        g.Wq = _ceil_div(Wp, g.sw)
+        g.Hq = ceil_div(Hp, g.sh)
+        g.Wq = ceil_div(Wp, g.sw)
+        wq_shared = _shared_row_length(&g)
+        if wq_shared < g.Wq and (g.Hq + 1) * wq_shared <= g.Hq * g.Wq:
+            # (never more memory: the last row's overflow needs one more row of zeros)
+            g.Wq = wq_shared
+            g.Hq += 1
         if (g.Wq * esize) % 4096 == 0:
             g.Wq += 64 // esize
         g.x_len = -1
     g.S = g.Sh * g.Sw
     g.band, g.Hb = g.Ho, g.Hq
+    cdef int64_t shared = g.Hq - ceil_div(Hp, g.sh) if g.mode != MODE_DIRECT else 0
     if g.mode != MODE_DIRECT:
         # A problem whose padded copy would not fit in cache is cut into bands of output
         # rows, each packed (with its halo rows) into the thread's workspace when it is
@@ -622,11 +658,15 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
             extent = g.dh * (g.kH - 1) // g.sh
             g.band = min(max(BAND_BYTES // row_bytes - extent, 1), g.Ho)
             if g.band < g.Ho:
-                g.Hb = g.band + extent
+                g.Hb = g.band + extent + shared
         many = g.N * g.G >= 2 * max(_num_threads, 1) or g.band < g.Ho
         g.mode = MODE_LOCAL if many else MODE_GLOBAL
-    g.nbands = _ceil_div(g.Ho, g.band)
-    g.plane = g.S * g.Hb * g.Wq
+    g.nbands = ceil_div(g.Ho, g.band)
+    # planes start on a cache line (so 1x1 taps read aligned vectors), but never 4 KiB
+    # apart (L1 set aliasing across channels)
+    g.plane = ceil_div(g.S * g.Hb * g.Wq * esize, 64) * 64 // esize
+    if (g.plane * esize) % 4096 == 0:
+        g.plane += 64 // esize
     g.P = g.band * g.Wq
 
     if bias is not None:
@@ -799,20 +839,85 @@ def isa():
     return (<bytes> pyconv_active_isa.name).decode()
 
 
-def set_isa(name=None):
-    """Select a micro-kernel variant by name, or the best one for this CPU (None).
+def isas():
+    """The micro-kernel variants this build carries, best first.
 
-    Used by the tests to exercise the portable fallback on a machine with AVX-512.
+    Returns
+    -------
+    list of (name, detail, supported)
+        ``detail`` names the instructions (for ``show_config``); ``supported`` says
+        whether this CPU runs the variant.
     """
-    cdef bytes b = (name or "").encode()
-    if pyconv_isa_select(b) != 0:
-        raise ValueError(f"ISA variant {name!r} is unknown or not supported by this CPU")
+    cdef int i
+    return [
+        (
+            (<bytes> pyconv_isas[i].name).decode(),
+            (<bytes> pyconv_isas[i].detail).decode(),
+            bool(pyconv_isas[i].supported()),
+        )
+        for i in range(PYCONV_NUM_ISAS)
+    ]
+
+
+def tile_shapes(name=None):
+    """The tile shapes of a variant (default: the one in use), for the docs and tests.
+
+    Returns
+    -------
+    dict
+        ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
+        "float64": {...}}``: output channels and wide positions per tile.
+    """
+    cdef const pyconv_isa *v = pyconv_active_isa
+    cdef int i
+    if name is not None:
+        v = NULL
+        for i in range(PYCONV_NUM_ISAS):
+            if (<bytes> pyconv_isas[i].name).decode() == name:
+                v = pyconv_isas[i]
+        if v == NULL:
+            raise ValueError(f"unknown ISA variant {name!r}")
+    f32, f64 = v.f32, v.f64
+    return {
+        "float32": {
+            "block": (f32.block.ocb, f32.block.px), "wide": (f32.wide.ocb, f32.wide.px),
+            "single": (f32.single.ocb, f32.single.px), "narrow": (f32.narrow.ocb, f32.narrow.px),
+        },
+        "float64": {
+            "block": (f64.block.ocb, f64.block.px), "wide": (f64.wide.ocb, f64.wide.px),
+            "single": (f64.single.ocb, f64.single.px), "narrow": (f64.narrow.ocb, f64.narrow.px),
+        },
+    }
+
+
+def set_isa(name=None):
+    """Select a micro-kernel variant by name (any case), or the best one for this CPU.
+
+    Parameters
+    ----------
+    name : str or None
+        One of the names :func:`isas` lists; None or "" for the best this CPU runs.
+
+    Returns
+    -------
+    str
+        The name of the variant now in use.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or this CPU cannot run the variant; the message lists
+        the variants this CPU runs.
+    """
+    key = (name or "").strip().lower()
+    cdef bytes b = key.encode()
+    cdef int status = pyconv_isa_select(b)
+    if status != 0:
+        runs = ", ".join(n for n, _, ok in isas() if ok)
+        if status == -2:
+            raise ValueError(f"this CPU cannot run the ISA variant {name!r} (it runs: {runs})")
+        raise ValueError(f"unknown ISA variant {name!r} (this CPU runs: {runs})")
     return isa()
 
 
-try:
-    set_isa(os.environ.get("PYCONV_ISA") or None)
-except ValueError as _exc:
-    raise ValueError(
-        f"environment variable PYCONV_ISA: {_exc} (use avx512, avx2 or baseline)"
-    ) from None
+set_isa(None)

@@ -152,10 +152,25 @@ def test_isa_is_a_known_variant():
 
 def test_set_isa_rejects_unknown_names(restore_isa):
     before = _core.isa()
-    for bad in ("nonsense", "AVX2", "sse2", "neon"):
-        with pytest.raises(ValueError, match="unknown or not supported"):
+    for bad in ("nonsense", "sse2", "neon", "avx"):
+        with pytest.raises(ValueError, match=f"unknown ISA variant '{bad}'"):
             _core.set_isa(bad)
         assert _core.isa() == before  # a failed selection changes nothing
+
+
+def test_set_isa_ignores_case_and_spaces(restore_isa):
+    assert _core.set_isa(" BaseLine ") == "baseline"
+
+
+def test_every_variant_has_consistent_tile_shapes():
+    for name, _detail, _ok in _core.isas():
+        for dtype, lanes_min in (("float32", 4), ("float64", 2)):
+            t = _core.tile_shapes(name)[dtype]
+            assert t["block"][0] == t["wide"][0] > 1, (name, dtype, t)  # one channel block
+            assert t["single"][0] == t["narrow"][0] == 1, (name, dtype, t)
+            assert t["wide"][1] >= t["block"][1]
+            assert t["narrow"][1] <= t["single"][1]
+            assert all(px % lanes_min == 0 for _, px in t.values()), (name, dtype, t)
 
 
 def test_set_isa_returns_the_variant(restore_isa):
@@ -253,11 +268,43 @@ def test_pyconv_isa_env_selects_baseline():
     assert "isa baseline" in _check_ok(proc)
 
 
-def test_pyconv_isa_env_with_bad_value_fails_at_import():
-    proc = _run_python("import pyconv", PYCONV_ISA="nonsense")
-    assert proc.returncode != 0
-    assert "ValueError" in proc.stderr
-    assert "'nonsense'" in proc.stderr
+@pytest.mark.parametrize("value", ["nonsense", "avx1024"])
+def test_pyconv_isa_env_with_a_bad_value_warns_and_falls_back(value):
+    code = """
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import pyconv
+    from pyconv import _core
+print("isa", _core.isa(), "best", [n for n, _, ok in _core.isas() if ok][0])
+print("warnings", len(caught))
+print(caught[0].category.__name__, caught[0].message)
+"""
+    out = _check_ok(_run_python(code, PYCONV_ISA=value))
+    isa, best = out.split("\n")[0].split()[1::2]
+    assert isa == best
+    assert "warnings 1" in out
+    assert "ConfigWarning" in out
+    assert "PYCONV_ISA" in out
+    assert repr(value) in out
+    assert "this CPU runs: " in out
+    assert "baseline" in out.split("this CPU runs: ")[1]
+
+
+def test_pyconv_isa_env_is_matched_in_any_case():
+    out = _check_ok(_run_python("import pyconv._core as c; print(c.isa())", PYCONV_ISA="BaseLine"))
+    assert out.strip() == "baseline"
+
+
+def test_set_isa_names_what_this_cpu_runs_when_refusing(restore_isa):
+    runs = [n for n, _, ok in _core.isas() if ok]
+    unsupported = [n for n, _, ok in _core.isas() if not ok]
+    for name in unsupported:  # empty on a CPU that runs every variant
+        with pytest.raises(ValueError, match="this CPU cannot run") as exc:
+            _core.set_isa(name)
+        assert ", ".join(runs) in str(exc.value)
+    with pytest.raises(ValueError, match="unknown ISA variant 'sse9'"):
+        _core.set_isa("sse9")
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+/* The micro-kernel variants ("ISAs") and their run-time dispatch.
+ *
+ * One portable binary carries a tile set per instruction set: AVX-512 and AVX2 + FMA
+ * on x86-64 next to a baseline of 16-byte vectors (SSE2 on x86-64, NEON on aarch64).
+ * Nothing is compiled with -march=native; the variant is chosen once at import with
+ * __builtin_cpu_supports, or named by PYCONV_ISA.  The tiles are written once
+ * (_tile.h) with GCC vector types, because the auto-vectoriser vectorised a float64
+ * tile along the wrong axis (8x slower) in prototypes.
+ *
+ * Each ISA picks its tile shapes for its own register file (OCB channels x NV vectors:
+ * OCB * NV accumulators + NV input vectors + 1 broadcast must fit), measured with
+ * `pyconv bench` (docs/performance.md).  Adding an ISA: its vector types, PV_ATTR_ and
+ * tail stores, a PYCONV_DEFINE_TILE line per tile, a table, and a line in
+ * pyconv_isas[].  Adding a tile shape: one PYCONV_DEFINE_TILE line and its place in
+ * the table.
+ */
+#ifndef PYCONV_ISA_H
+#define PYCONV_ISA_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "_tile.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define PYCONV_X86 1
+#include <immintrin.h>
+#else
+#define PYCONV_X86 0
+#endif
+
+typedef void (*pyconv_tile_f32)(const float *, const int64_t *, int64_t, const float *,
+                                int64_t, const float *, float *, int64_t, int64_t, int64_t,
+                                int64_t, int64_t);
+typedef void (*pyconv_tile_f64)(const double *, const int64_t *, int64_t, const double *,
+                                int64_t, const double *, double *, int64_t, int64_t, int64_t,
+                                int64_t, int64_t);
+
+/* A tile and its shape: output channels, and wide positions (vectors x lanes). */
+typedef struct { pyconv_tile_f32 fn; int64_t ocb, px; } pyconv_kernel_f32;
+typedef struct { pyconv_tile_f64 fn; int64_t ocb, px; } pyconv_kernel_f64;
+
+/* The tiles of one dtype.  block and wide have the same ocb (wide holds more
+ * positions: it wins on large planes and wastes work on small ones; the same tile as
+ * block where an ISA has no wider one); single and narrow compute one channel (narrow:
+ * for problems smaller than half of single). */
+typedef struct { pyconv_kernel_f32 block, wide, single, narrow; } pyconv_kernels_f32;
+typedef struct { pyconv_kernel_f64 block, wide, single, narrow; } pyconv_kernels_f64;
+
+typedef struct {
+    const char *name;
+    const char *detail;        /* the instructions it uses, for show_config */
+    int (*supported)(void);    /* does this CPU run it */
+    pyconv_kernels_f32 f32;
+    pyconv_kernels_f64 f64;
+} pyconv_isa;
+
+#define PYCONV_KERNEL(ISA, T, OCB, NV) \
+    { PYCONV_TILE_NAME(ISA, T, OCB, NV), (OCB), (NV) * PV_LANES(ISA, T) }
+
+/* Partial rows of a tile: an element loop, or one masked move where the ISA has it. */
+#define PV_SCALAR_TAIL(ISA, T)                                                         \
+    PV_ATTR_##ISA static inline void pv_tail_##ISA##_##T(PV_T_##T *dst, const PV_T_##T *src, \
+                                                         int64_t n)                     \
+    {                                                                                  \
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[k];                               \
+    }
+
+/* ---- baseline: 16-byte vectors (SSE2 on x86-64, NEON on aarch64) ----------------- */
+typedef float pv_base_f32 __attribute__((vector_size(16)));
+typedef double pv_base_f64 __attribute__((vector_size(16)));
+#define PV_ATTR_base
+PV_SCALAR_TAIL(base, f32)
+PV_SCALAR_TAIL(base, f64)
+static int pyconv_base_supported(void) { return 1; }
+
+#if defined(__aarch64__)
+/* NEON: 32 registers, fused multiply-add: 8 x 3 tiles (24 accumulators). */
+PYCONV_DEFINE_TILE(base, f32, 8, 3)
+PYCONV_DEFINE_TILE(base, f64, 8, 3)
+#define PV_BASE_BLOCK_F32 PYCONV_KERNEL(base, f32, 8, 3)
+#define PV_BASE_BLOCK_F64 PYCONV_KERNEL(base, f64, 8, 3)
+#define PV_BASE_DETAIL "NEON (aarch64), 16-byte vectors"
+#else
+/* SSE2: 16 registers and no FMA (a product needs a register of its own). */
+PYCONV_DEFINE_TILE(base, f32, 4, 2)
+PYCONV_DEFINE_TILE(base, f64, 4, 2)
+#define PV_BASE_BLOCK_F32 PYCONV_KERNEL(base, f32, 4, 2)
+#define PV_BASE_BLOCK_F64 PYCONV_KERNEL(base, f64, 4, 2)
+#define PV_BASE_DETAIL "portable 16-byte vectors (SSE2 on x86-64)"
+#endif
+PYCONV_DEFINE_TILE(base, f32, 1, 8)
+PYCONV_DEFINE_TILE(base, f32, 1, 2)
+PYCONV_DEFINE_TILE(base, f64, 1, 8)
+PYCONV_DEFINE_TILE(base, f64, 1, 2)
+
+static const pyconv_isa pyconv_isa_base = {
+    .name = "baseline",
+    .detail = PV_BASE_DETAIL,
+    .supported = pyconv_base_supported,
+    .f32 = {.block = PV_BASE_BLOCK_F32,
+            .wide = PV_BASE_BLOCK_F32,
+            .single = PYCONV_KERNEL(base, f32, 1, 8),
+            .narrow = PYCONV_KERNEL(base, f32, 1, 2)},
+    .f64 = {.block = PV_BASE_BLOCK_F64,
+            .wide = PV_BASE_BLOCK_F64,
+            .single = PYCONV_KERNEL(base, f64, 1, 8),
+            .narrow = PYCONV_KERNEL(base, f64, 1, 2)},
+};
+
+#if PYCONV_X86
+/* ---- AVX2 + FMA: 32-byte vectors, 16 registers ------------------------------------ */
+typedef float pv_avx2_f32 __attribute__((vector_size(32)));
+typedef double pv_avx2_f64 __attribute__((vector_size(32)));
+#define PV_ATTR_avx2 __attribute__((target("avx2,fma")))
+PV_SCALAR_TAIL(avx2, f32)
+PV_SCALAR_TAIL(avx2, f64)
+static int pyconv_avx2_supported(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* 4 x 3: 12 accumulators + 3 input vectors + 1 broadcast = 16 registers; 7 loads per
+ * 12 FMAs (the 8 x 1 tile this replaces made 9 loads per 8 FMAs). */
+PYCONV_DEFINE_TILE(avx2, f32, 4, 3)
+PYCONV_DEFINE_TILE(avx2, f32, 1, 8)
+PYCONV_DEFINE_TILE(avx2, f32, 1, 2)
+PYCONV_DEFINE_TILE(avx2, f64, 4, 3)
+PYCONV_DEFINE_TILE(avx2, f64, 1, 8)
+PYCONV_DEFINE_TILE(avx2, f64, 1, 2)
+
+static const pyconv_isa pyconv_isa_avx2 = {
+    .name = "avx2",
+    .detail = "AVX2 + FMA, 32-byte vectors",
+    .supported = pyconv_avx2_supported,
+    .f32 = {.block = PYCONV_KERNEL(avx2, f32, 4, 3),
+            .wide = PYCONV_KERNEL(avx2, f32, 4, 3),
+            .single = PYCONV_KERNEL(avx2, f32, 1, 8),
+            .narrow = PYCONV_KERNEL(avx2, f32, 1, 2)},
+    .f64 = {.block = PYCONV_KERNEL(avx2, f64, 4, 3),
+            .wide = PYCONV_KERNEL(avx2, f64, 4, 3),
+            .single = PYCONV_KERNEL(avx2, f64, 1, 8),
+            .narrow = PYCONV_KERNEL(avx2, f64, 1, 2)},
+};
+
+/* ---- AVX-512F + FMA: 64-byte vectors, 32 registers -------------------------------- */
+typedef float pv_avx512_f32 __attribute__((vector_size(64)));
+typedef double pv_avx512_f64 __attribute__((vector_size(64)));
+#define PV_ATTR_avx512 __attribute__((target("avx512f,fma")))
+
+PV_ATTR_avx512 static inline void pv_tail_avx512_f32(float *dst, const float *src, int64_t n)
+{
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+}
+
+PV_ATTR_avx512 static inline void pv_tail_avx512_f64(double *dst, const double *src, int64_t n)
+{
+    const __mmask8 m = (__mmask8)((1u << n) - 1u);
+    _mm512_mask_storeu_pd(dst, m, _mm512_maskz_loadu_pd(m, src));
+}
+
+static int pyconv_avx512_supported(void)
+{
+    return pyconv_avx2_supported() && __builtin_cpu_supports("avx512f");
+}
+
+/* 8 x 2 and 8 x 3 (16 or 24 accumulators of the 32 registers) */
+PYCONV_DEFINE_TILE(avx512, f32, 8, 2)
+PYCONV_DEFINE_TILE(avx512, f32, 8, 3)
+PYCONV_DEFINE_TILE(avx512, f32, 1, 8)
+PYCONV_DEFINE_TILE(avx512, f32, 1, 2)
+PYCONV_DEFINE_TILE(avx512, f64, 8, 2)
+PYCONV_DEFINE_TILE(avx512, f64, 8, 3)
+PYCONV_DEFINE_TILE(avx512, f64, 1, 8)
+PYCONV_DEFINE_TILE(avx512, f64, 1, 2)
+
+static const pyconv_isa pyconv_isa_avx512 = {
+    .name = "avx512",
+    .detail = "AVX-512F + FMA, 64-byte vectors",
+    .supported = pyconv_avx512_supported,
+    .f32 = {.block = PYCONV_KERNEL(avx512, f32, 8, 2),
+            .wide = PYCONV_KERNEL(avx512, f32, 8, 3),
+            .single = PYCONV_KERNEL(avx512, f32, 1, 8),
+            .narrow = PYCONV_KERNEL(avx512, f32, 1, 2)},
+    .f64 = {.block = PYCONV_KERNEL(avx512, f64, 8, 2),
+            .wide = PYCONV_KERNEL(avx512, f64, 8, 3),
+            .single = PYCONV_KERNEL(avx512, f64, 1, 8),
+            .narrow = PYCONV_KERNEL(avx512, f64, 1, 2)},
+};
+#endif /* PYCONV_X86 */
+
+/* Every variant, best first: the default is the first this CPU supports. */
+static const pyconv_isa *const pyconv_isas[] = {
+#if PYCONV_X86
+    &pyconv_isa_avx512,
+    &pyconv_isa_avx2,
+#endif
+    &pyconv_isa_base,
+};
+#define PYCONV_NUM_ISAS ((int)(sizeof(pyconv_isas) / sizeof(pyconv_isas[0])))
+
+/* The variant in use; chosen by pyconv_isa_select() at import. */
+static const pyconv_isa *pyconv_active_isa = &pyconv_isa_base;
+
+/* Select the best variant this CPU runs (name NULL or ""), or the one named.
+ * Returns 0 on success, -1 if the name is unknown, -2 if this CPU cannot run it. */
+static int pyconv_isa_select(const char *name)
+{
+    for (int i = 0; i < PYCONV_NUM_ISAS; ++i) {
+        const pyconv_isa *isa = pyconv_isas[i];
+        if (name && name[0] && strcmp(name, isa->name) != 0) continue;
+        if (!isa->supported()) {
+            if (name && name[0]) return -2;
+            continue;
+        }
+        pyconv_active_isa = isa;
+        return 0;
+    }
+    return -1;
+}
+
+#endif /* PYCONV_ISA_H */

@@ -1,0 +1,107 @@
+/* The register-blocked micro-kernel, as a macro that defines one instance of it.
+ *
+ *     PYCONV_DEFINE_TILE(ISA, T, OCB, NV)
+ *
+ * defines pyconv_tile_<ISA>_<T>_<OCB>x<NV>, for the vector type pv_<ISA>_<T>, the
+ * attributes PV_ATTR_<ISA> and the partial-row store pv_tail_<ISA>_<T> (all in
+ * _isa.h); T is f32 or f64.  The tile computes OCB output channels x NV vectors of
+ * consecutive "wide" positions p = oh * Wq + ow of one (image, group) problem:
+ *
+ *     acc[j][q] = sum_t w[j * wstride + t] * xb[off[t] + q]
+ *
+ * where t runs over the (in-channel, kh, kw) taps and off[t] already encodes channel,
+ * stride phase, dilation and kernel offset (see _core.pyx).  The weights are read in
+ * their own (C_out, C_in/groups * kH * kW) layout, one row pointer per channel, so no
+ * packing pass is needed.  The accumulators stay in vector registers for the whole
+ * reduction; each tap costs NV loads, OCB broadcasts and OCB * NV fused multiply-adds,
+ * so OCB * NV + NV + 1 registers must fit the register file.  Wide positions whose
+ * column ow >= Wo are computed, never stored.
+ *
+ * The weight is broadcast by the vector * scalar product, not by (vec){0} + w: adding
+ * +0.0 is not an identity for -0.0, so the compiler kept a vaddss and a zero register
+ * for it, and the AVX2 4x3 tile spilled an accumulator (46 instead of 102 GFLOP/s).
+ * Check the disassembly after changing this (docs/development.md says how).
+ */
+#ifndef PYCONV_TILE_H
+#define PYCONV_TILE_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Scalar types by suffix. */
+typedef float PV_T_f32;
+typedef double PV_T_f64;
+
+/* Lanes of an ISA's vector of T, and wide positions per tile: constant expressions. */
+#define PV_LANES(ISA, T) ((int64_t)(sizeof(pv_##ISA##_##T) / sizeof(PV_T_##T)))
+
+#define PYCONV_TILE_NAME(ISA, T, OCB, NV) pyconv_tile_##ISA##_##T##_##OCB##x##NV
+
+#define PYCONV_DEFINE_TILE(ISA, T, OCB, NV)                                              \
+    PV_ATTR_##ISA static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(                         \
+        const PV_T_##T *restrict xb,   /* IN: problem base + p0 */                       \
+        const int64_t *restrict off,   /* IN: ntaps offsets into xb */                   \
+        int64_t ntaps,                                                                   \
+        const PV_T_##T *restrict w,    /* IN: weight row of the first channel */         \
+        int64_t wstride,               /* elements between weight rows */                \
+        const PV_T_##T *restrict bias, /* IN: OCB values or NULL */                      \
+        PV_T_##T *restrict out,        /* OUT: plane of the first channel */             \
+        int64_t out_plane,             /* elements between channel planes */             \
+        int64_t p0, int64_t np,        /* first wide position, how many to store */      \
+        int64_t Wq, int64_t Wo)                                                          \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef PV_T_##T real;                                                           \
+        enum { VL = sizeof(vec) / sizeof(real), PX = (NV) * VL };                        \
+        vec acc[OCB][NV];                                                                \
+        real buf[OCB][PX];                                                               \
+        const real *wr[OCB];                                                             \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (OCB); ++j)                         \
+        {                                                                                \
+            wr[j] = w + j * wstride;                                                     \
+            _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v) acc[j][v] = (vec){0}; \
+        }                                                                                \
+        for (int64_t t = 0; t < ntaps; ++t) {                                            \
+            const real *xp = xb + off[t];                                                \
+            vec xv[NV];                                                                  \
+            _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
+                memcpy(&xv[v], xp + v * VL, sizeof(vec)); /* unaligned load */           \
+            _Pragma("GCC unroll 16") for (int j = 0; j < (OCB); ++j)                     \
+            {                                                                            \
+                const real wj = wr[j][t];                                                \
+                _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                  \
+                    acc[j][v] += xv[v] * wj;                                             \
+            }                                                                            \
+        }                                                                                \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (OCB); ++j)                         \
+        {                                                                                \
+            const real bj = bias ? bias[j] : (real)0;                                    \
+            _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
+            {                                                                            \
+                vec r = bias ? acc[j][v] + bj : acc[j][v];                               \
+                memcpy(&buf[j][v * VL], &r, sizeof(vec));                                \
+            }                                                                            \
+        }                                                                                \
+        /* the valid columns of each wide row segment into the NCHW output: whole     \
+         * vectors first (fixed-size copies compile to single moves) */                 \
+        int64_t row = p0 / Wq, col = p0 - row * Wq, q = 0;                               \
+        while (q < np) {                                                                 \
+            int64_t seg = Wq - col;                                                      \
+            if (seg > np - q) seg = np - q;                                              \
+            if (col < Wo) {                                                              \
+                const int64_t n = col + seg > Wo ? Wo - col : seg;                       \
+                for (int j = 0; j < (OCB); ++j) {                                        \
+                    real *dst = out + j * out_plane + row * Wo + col;                    \
+                    const real *src = &buf[j][q];                                        \
+                    int64_t k = 0;                                                       \
+                    for (; k + VL <= n; k += VL) memcpy(dst + k, src + k, sizeof(vec));  \
+                    if (k < n) pv_tail_##ISA##_##T(dst + k, src + k, n - k);             \
+                }                                                                        \
+            }                                                                            \
+            q += seg;                                                                    \
+            ++row;                                                                       \
+            col = 0;                                                                     \
+        }                                                                                \
+    }
+
+#endif /* PYCONV_TILE_H */
