@@ -50,6 +50,7 @@ from ._kernels cimport (
     pyconv_omp_max_threads,
     pyconv_pack_f32,
     pyconv_pack_f64,
+    pyconv_probe,
     pyconv_thread_num,
     pyconv_tile_f32,
     pyconv_tile_f64,
@@ -859,6 +860,65 @@ def isas():
     ]
 
 
+cdef const pyconv_isa *_isa_named(name) except NULL:
+    cdef int i
+    if name is None:
+        return pyconv_active_isa
+    for i in range(PYCONV_NUM_ISAS):
+        if (<bytes> pyconv_isas[i].name).decode() == name:
+            return pyconv_isas[i]
+    raise ValueError(f"unknown ISA variant {name!r}")
+
+
+def peak_gflops(name=None, dtype="float32", double seconds=0.05):
+    """Measure one core's peak multiply-add rate with a variant's vectors (GFLOP/s).
+
+    Independent chains of vector multiply-adds, as many as the register file holds,
+    timed over about ``seconds`` (best of three runs).  What the ``%peak`` column of
+    ``pyconv bench`` divides by: a measurement on the machine at hand, for the ISA in
+    use, not a constant.
+
+    Parameters
+    ----------
+    name : str, optional
+        A variant :func:`isas` lists and this CPU runs (default: the one in use).
+    dtype : {"float32", "float64"}
+    seconds : float
+        Time of each of the three runs.
+    """
+    cdef const pyconv_isa *v = _isa_named(name)
+    if not v.supported():
+        raise ValueError(f"this CPU cannot run the ISA variant {name!r}")
+    cdef pyconv_probe probe
+    cdef int64_t per_step, iters = 1 << 12
+    if dtype == "float32":
+        probe, per_step = v.probe_f32, v.probe_flops_f32
+    elif dtype == "float64":
+        probe, per_step = v.probe_f64, v.probe_flops_f64
+    else:
+        raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+    cdef int64_t t0, dt, limit = (<int64_t> 1) << 40
+    cdef double best = 0.0, sink = 0.0, ns = seconds * 1e9
+    cdef int _r
+    with nogil:
+        while True:  # calibrate: iterations filling about `seconds`
+            t0 = pyconv_now_ns()
+            sink += probe(iters, 0.9999, 1e-7)
+            dt = pyconv_now_ns() - t0
+            if dt >= ns / 4 or iters >= limit:
+                break
+            iters *= 2
+        iters = max(<int64_t> (iters * (ns / max(dt, 1))), 1)
+        for _r in range(3):
+            t0 = pyconv_now_ns()
+            sink += probe(iters, 0.9999, 1e-7)
+            dt = pyconv_now_ns() - t0
+            best = max(best, <double> iters * per_step / max(dt, 1))
+    if sink != sink:  # never: keeps the result used
+        best = 0.0
+    return best
+
+
 def tile_shapes(name=None):
     """The tile shapes of a variant (default: the one in use), for the docs and tests.
 
@@ -868,15 +928,7 @@ def tile_shapes(name=None):
         ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
         "float64": {...}}``: output channels and wide positions per tile.
     """
-    cdef const pyconv_isa *v = pyconv_active_isa
-    cdef int i
-    if name is not None:
-        v = NULL
-        for i in range(PYCONV_NUM_ISAS):
-            if (<bytes> pyconv_isas[i].name).decode() == name:
-                v = pyconv_isas[i]
-        if v == NULL:
-            raise ValueError(f"unknown ISA variant {name!r}")
+    cdef const pyconv_isa *v = _isa_named(name)
     f32, f64 = v.f32, v.f64
     return {
         "float32": {

@@ -21,12 +21,17 @@ cdef extern from "_kernels.h" nogil:
         pyconv_kernel_f32 block, wide, single, narrow
     ctypedef struct pyconv_kernels_f64:
         pyconv_kernel_f64 block, wide, single, narrow
+    ctypedef double (*pyconv_probe)(int64_t iters, double m, double c)
     ctypedef struct pyconv_isa:
         const char *name
         const char *detail
         int (*supported)()
         pyconv_kernels_f32 f32
         pyconv_kernels_f64 f64
+        pyconv_probe probe_f32
+        pyconv_probe probe_f64
+        int64_t probe_flops_f32
+        int64_t probe_flops_f64
 
     const pyconv_isa *const pyconv_isas[]
     const int PYCONV_NUM_ISAS

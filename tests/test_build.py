@@ -495,3 +495,18 @@ def test_import_does_not_import_torch():
         """
     )
     assert _check_ok(proc).split() == ["ok"]
+
+
+def test_peak_probe_measures_every_variant_this_cpu_runs():
+    for name, _detail, ok in _core.isas():
+        if not ok:
+            with pytest.raises(ValueError, match="cannot run"):
+                _core.peak_gflops(name)
+            continue
+        f32 = _core.peak_gflops(name, "float32", seconds=0.005)
+        f64 = _core.peak_gflops(name, "float64", seconds=0.005)
+        assert 0.1 < f64 < f32 < 1e5, (name, f32, f64)  # twice the lanes in float32
+    with pytest.raises(ValueError, match="dtype must be"):
+        _core.peak_gflops(None, "float16")
+    with pytest.raises(ValueError, match="unknown ISA variant 'sse9'"):
+        _core.peak_gflops("sse9")
