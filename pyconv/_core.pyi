@@ -1,21 +1,19 @@
 """Type stub for the compiled module pyconv._core (see _core.pyx)."""
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
-def conv2d_forward(
+def conv_forward(
     x: npt.NDArray[np.floating],
     w: npt.NDArray[np.floating],
     bias: npt.NDArray[np.floating] | None,
-    stride_h: int,
-    stride_w: int,
-    pad_top: int,
-    pad_bottom: int,
-    pad_left: int,
-    pad_right: int,
-    dil_h: int,
-    dil_w: int,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
     groups: int,
+    unbatched: bool = False,
 ) -> npt.NDArray[np.floating]: ...
 def conv2d_fast(
     input: object,

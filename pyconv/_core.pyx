@@ -111,20 +111,23 @@ cdef unsigned long _main_thread = threading.main_thread().ident
 
 
 cdef struct Geometry:
-    int64_t N, C, H, W          # input
-    int64_t Co, kH, kW          # weight (Co, Cig, kH, kW)
+    # Every call is 3-D: a 2-D one has D = kD = Do = 1, a 1-D one also H = kH = Ho = 1.
+    int64_t N, C, D, H, W       # input
+    int64_t Co, kD, kH, kW      # weight (Co, Cig, kD, kH, kW)
     int64_t G, Cig, Cog         # groups, in / out channels per group
-    int64_t Ho, Wo              # output plane
-    int64_t sh, sw, dh, dw      # stride, dilation
-    int64_t pt, pl              # zero padding before the first row / column
-    int64_t xs0, xs1, xs2, xs3  # input strides, in elements
+    int64_t Do, Ho, Wo          # output volume
+    int64_t sd, sh, sw          # stride
+    int64_t dd, dh, dw          # dilation
+    int64_t pf, pt, pl          # zero padding before the first slice / row / column
+    int64_t xs0, xs1, xsd, xs2, xs3  # input strides, in elements
+    int64_t out_plane           # output elements per channel: Do * Ho * Wo
     int64_t Sh, Sw, S           # stride phases read by some tap (rows, columns, all)
     int64_t Hq, Wq              # phase-plane rows and row length
     int64_t band, nbands        # output rows per band of a problem, bands per problem
     int64_t Hb                  # phase rows a band reads: band + kernel extent (or Hq)
-    int64_t plane               # workspace elements per channel: S * Hb * Wq
+    int64_t plane               # workspace elements per packed slice: S * Hb * Wq, rounded
     int64_t P                   # wide positions per band: band * Wq
-    int64_t ntaps               # Cig * kH * kW
+    int64_t ntaps               # Cig * kD * kH * kW
     int64_t off_max             # largest tap offset
     bint aligned_taps           # every tap offset a multiple of 64 bytes (1x1 convs)
     int64_t px_max              # widest tile, in positions
@@ -138,7 +141,7 @@ cdef struct Geometry:
     pyconv_tile_f32 single_f32  # and the one-channel tile
     pyconv_tile_f64 single_f64
     int64_t x_len               # elements of a C-contiguous input (DIRECT mode)
-    int64_t tail_len            # per-channel run of a tail scratch (DIRECT mode)
+    int64_t tail_len            # per-run length of a tail scratch (DIRECT mode)
     int mode
 
 
@@ -219,7 +222,7 @@ cdef inline void _block_of(const Geometry *g, int64_t kb, int64_t *oc_local,
 cdef inline void _tile(const real *xb, const int64_t *off, const real *w,
                        const real *bias, real *o, const Geometry *g, int64_t m,
                        int64_t p0, int64_t cnt) noexcept nogil:
-    cdef int64_t out_plane = g.Ho * g.Wo
+    cdef int64_t out_plane = g.out_plane
     if real is float:
         if m == g.ocb:
             g.block_f32(xb, off, g.ntaps, w, g.ntaps, bias, o, out_plane, p0, cnt, g.Wq, g.Wo)
@@ -237,33 +240,34 @@ cdef void _tail_tile(const real *pb, int64_t avail, const int64_t *off_tail,
                      const Geometry *g, int64_t m, int64_t p0, int64_t cnt) noexcept nogil:
     """A DIRECT-mode tile whose reads would pass the end of the input array.
 
-    The runs it reads, one per in-channel, are copied (zero-filled past the end) into
-    ``scratch``, laid out with ``off_tail`` offsets.  ``avail`` = elements from pb to
-    the end of the array.
+    The runs it reads, one per (in-channel, depth tap), are copied (zero-filled past the
+    end) into ``scratch``, laid out with ``off_tail`` offsets.  ``avail`` = elements
+    from pb to the end of the array.
     """
-    cdef int64_t ic, start, k
-    for ic in range(g.Cig):
-        start = ic * g.xs1 + p0
+    cdef int64_t r, start, k
+    for r in range(g.Cig * g.kD):
+        start = r // g.kD * g.xs1 + r % g.kD * g.dd * g.xsd + p0
         k = avail - start
         if k > g.tail_len:
             k = g.tail_len
         if k < 0:
             k = 0
         if k > 0:
-            memcpy(scratch + ic * g.tail_len, pb + start, k * sizeof(real))
-        memset(scratch + ic * g.tail_len + k, 0, (g.tail_len - k) * sizeof(real))
+            memcpy(scratch + r * g.tail_len, pb + start, k * sizeof(real))
+        memset(scratch + r * g.tail_len + k, 0, (g.tail_len - k) * sizeof(real))
     _tile(scratch, off_tail, w, bias, o, g, m, p0, cnt)
 
 
 cdef void _run_range(const real *pb, int64_t avail, const real *w, const real *bias,
-                     real *out, const int64_t *off, const int64_t *off_tail,
-                     real *scratch, const Geometry *g, int64_t n, int64_t gi,
+                     real *ob, const int64_t *off, const int64_t *off_tail,
+                     real *scratch, const Geometry *g, int64_t gi,
                      int64_t p_lo, int64_t p_hi, int64_t kb_lo, int64_t kb_hi,
                      Ctl *ctl) noexcept nogil:
-    """Positions [p_lo, p_hi) of problem (n, gi) for channel blocks [kb_lo, kb_hi).
+    """Positions [p_lo, p_hi) of one problem of group gi for channel blocks [kb_lo, kb_hi).
 
-    pb is the problem's base (workspace or input); in DIRECT mode ``avail`` bounds the
-    reads (elements from pb to the end of the input), otherwise it is -1.
+    pb is the problem's base (workspace or input) and ob its output (channel 0 of the
+    image, at the problem's first output row); in DIRECT mode ``avail`` bounds the reads
+    (elements from pb to the end of the input), otherwise it is -1.
     """
     cdef int64_t kb, oc_local, m, oc, px, p0, cnt, p_safe
     cdef const real *bb
@@ -273,7 +277,7 @@ cdef void _run_range(const real *pb, int64_t avail, const real *w, const real *b
             return
         _block_of(g, kb, &oc_local, &m)
         oc = gi * g.Cog + oc_local
-        o = out + (n * g.Co + oc) * g.Ho * g.Wo
+        o = ob + oc * g.out_plane
         bb = bias + oc if bias != NULL else NULL
         px = g.px_block if m == g.ocb else g.px_single
         # tiles starting after p_safe would read past the input: they use the scratch
@@ -299,13 +303,17 @@ cdef void _run_item(const real *x, real *ws, const real *w, const real *bias, re
                     const int64_t *off, const int64_t *off_tail, real *scratch,
                     int64_t scratch_at, const Geometry *g, int64_t item,
                     Ctl *ctl) noexcept nogil:
-    """DIRECT and GLOBAL modes: item = (image, group, position chunk, channel block)."""
+    """DIRECT and GLOBAL modes: item = (image, group, output slice, position chunk,
+    channel block); GLOBAL calls are 2-D (one slice)."""
     cdef int64_t kb = item % g.nblocks
     cdef int64_t r = item // g.nblocks
     cdef int64_t pc = r % g.nchunks
     r = r // g.nchunks
+    cdef int64_t od = r % g.Do
+    r = r // g.Do
     cdef int64_t gi = r % g.G
     cdef int64_t n = r // g.G
+    cdef real *ob = out + n * g.Co * g.out_plane + od * g.Ho * g.Wo
     cdef int64_t p_lo, p_hi
     if g.head == 0:
         p_lo = pc * g.chunk
@@ -317,44 +325,56 @@ cdef void _run_item(const real *x, real *ws, const real *w, const real *bias, re
         p_hi = min(p_lo + g.chunk, g.P)
     cdef int64_t start
     if g.mode == MODE_DIRECT:
-        start = n * g.xs0 + gi * g.Cig * g.xs1
-        _run_range(x + start, g.x_len - start, w, bias, out, off, off_tail,
-                   scratch + scratch_at, g, n, gi, p_lo, p_hi, kb, kb + 1, ctl)
+        start = n * g.xs0 + gi * g.Cig * g.xs1 + od * g.xsd
+        _run_range(x + start, g.x_len - start, w, bias, ob, off, off_tail,
+                   scratch + scratch_at, g, gi, p_lo, p_hi, kb, kb + 1, ctl)
     else:
-        _run_range(ws + (n * g.C + gi * g.Cig) * g.plane, -1, w, bias, out, off, NULL,
-                   NULL, g, n, gi, p_lo, p_hi, kb, kb + 1, ctl)
+        _run_range(ws + (n * g.C + gi * g.Cig) * g.plane, -1, w, bias, ob, off, NULL,
+                   NULL, g, gi, p_lo, p_hi, kb, kb + 1, ctl)
 
 
 cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
                        real *out, const int64_t *off, const Geometry *g, int64_t item,
                        Ctl *ctl) noexcept nogil:
-    """LOCAL mode: pack a band of problem (n, g) into this thread's workspace, compute it.
+    """LOCAL mode: pack a band of problem (n, g, od) into this thread's workspace, and
+    compute it.
 
     A band is ``g.band`` output rows (the whole plane unless it is large), for which the
-    workspace holds phase rows oh0 .. oh0 + Hb - 1.
+    workspace holds phase rows oh0 .. oh0 + Hb - 1 of each (in-channel, depth tap): the
+    kD input slices output slice od reads (zeros where they fall in the padding).
     """
     cdef int64_t nb = item % g.nbands
     cdef int64_t r = item // g.nbands
+    cdef int64_t od = r % g.Do
+    r = r // g.Do
     cdef int64_t gi = r % g.G
     cdef int64_t n = r // g.G
     cdef int64_t oh0 = nb * g.band
     cdef int64_t p_end = min(g.band, g.Ho - oh0) * g.Wq
-    cdef int64_t ic, p_lo
+    cdef int64_t ic, kd, dz, p_lo
+    cdef real *slc
     if pyconv_flag_get(&ctl.abort):
         return
     for ic in range(g.Cig):
-        _pack_plane(_input_at(x, g, n, gi * g.Cig + ic), ws + ic * g.plane, g, oh0)
+        for kd in range(g.kD):
+            slc = ws + (ic * g.kD + kd) * g.plane
+            dz = od * g.sd + kd * g.dd - g.pf
+            if 0 <= dz < g.D:
+                _pack_plane(_input_at(x, g, n, gi * g.Cig + ic) + dz * g.xsd, slc, g, oh0)
+            else:
+                memset(slc, 0, g.plane * sizeof(real))
     p_lo = 0
     while p_lo < p_end:
-        _run_range(ws, -1, w, bias, out + oh0 * g.Wo, off, NULL, NULL, g, n, gi, p_lo,
-                   min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
+        _run_range(ws, -1, w, bias,
+                   out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo, off, NULL, NULL,
+                   g, gi, p_lo, min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
         p_lo = p_lo + g.chunk
 
 
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
                   int nt):
     global _parallel_calls, _workspace_bytes
-    cdef int64_t kh, kw, ic, t, a, b, qh, qw, cs, i, item, nitems, nproblems
+    cdef int64_t kd, kh, kw, ic, t, a, b, qh, qw, base, i, item, nitems, nproblems
     cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
     cdef int64_t extent, noff, chunk_items
     cdef real *ws = NULL
@@ -399,16 +419,16 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     g.px_max = max(g.px_block, g.px_single)
     g.nfull = g.Cog // g.ocb
     g.nblocks = g.nfull + g.Cog % g.ocb
-    flops = 2.0 * g.N * g.Co * g.Ho * g.Wo * g.ntaps
+    flops = 2.0 * g.N * g.Co * g.out_plane * g.ntaps
     par = nt > 1 and flops >= PARALLEL_MIN_FLOPS
     if not par:
         nt = 1
-    nproblems = g.N * g.G
+    nproblems = g.N * g.G * g.Do
 
     # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
     # are whole tiles of both kinds, so only a problem's last tile is partial.
     cdef int64_t unit = _lcm(g.px_block, g.px_single)
-    g.chunk = max(_chunk_bytes // (esize * g.Cig) // unit, 1) * unit
+    g.chunk = max(_chunk_bytes // (esize * g.Cig * g.kD) // unit, 1) * unit
     if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
         g.chunk = ceil_div(ceil_div(g.P, ceil_div(4 * nt, nproblems * g.nblocks)),
@@ -416,8 +436,8 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     g.chunk = min(g.chunk, ceil_div(g.P, unit) * unit)
     g.nchunks = ceil_div(g.P, g.chunk)
 
-    # Tap offsets: channel, stride phase, dilation and kernel position in one number.
-    cs = g.xs1 if g.mode == MODE_DIRECT else g.plane
+    # Tap offsets: channel, depth, stride phase, dilation and kernel position in one
+    # number (a problem is one output slice: its taps reach kD input slices).
     # (DIRECT mode also needs the offsets into a tail scratch, see _tail_tile)
     noff = g.ntaps * (2 if g.mode == MODE_DIRECT else 1)
     # (small calls use buffers on the stack: two allocations cost as much as the work)
@@ -436,18 +456,23 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     g.tail_len = extent + g.px_max
     t = 0
     for ic in range(g.Cig):
-        for kh in range(g.kH):
-            a = (kh * g.dh) % g.sh
-            qh = (kh * g.dh) // g.sh
-            for kw in range(g.kW):
-                b = (kw * g.dw) % g.sw
-                qw = (kw * g.dw) // g.sw
-                off[t] = ic * cs + ((a * g.Sw + b) * g.Hb + qh) * g.Wq + qw
-                if off_tail != NULL:
-                    off_tail[t] = ic * g.tail_len + qh * g.Wq + qw
-                g.off_max = max(g.off_max, off[t])
-                g.aligned_taps = g.aligned_taps and (off[t] * esize) % 64 == 0
-                t += 1
+        for kd in range(g.kD):
+            if g.mode == MODE_DIRECT:  # the input itself (stride 1, no padding)
+                base = ic * g.xs1 + kd * g.dd * g.xsd
+            else:  # the workspace: slice kd of channel ic (LOCAL; GLOBAL is 2-D)
+                base = (ic * g.kD + kd) * g.plane
+            for kh in range(g.kH):
+                a = (kh * g.dh) % g.sh
+                qh = (kh * g.dh) // g.sh
+                for kw in range(g.kW):
+                    b = (kw * g.dw) % g.sw
+                    qw = (kw * g.dw) // g.sw
+                    off[t] = base + ((a * g.Sw + b) * g.Hb + qh) * g.Wq + qw
+                    if off_tail != NULL:
+                        off_tail[t] = (ic * g.kD + kd) * g.tail_len + qh * g.Wq + qw
+                    g.off_max = max(g.off_max, off[t])
+                    g.aligned_taps = g.aligned_taps and (off[t] * esize) % 64 == 0
+                    t += 1
 
     # When every tap reads at the same alignment (1x1 in place), a short first chunk
     # ending on a cache line makes every other tile start on one, so no vector load
@@ -455,17 +480,17 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     # tiles start does not change the result: each element sums its taps in one order.)
     g.head = 0
     if (g.mode == MODE_DIRECT and g.aligned_taps and (g.xs0 * esize) % 64 == 0
-            and (g.Cig * g.xs1 * esize) % 64 == 0):
+            and (g.Cig * g.xs1 * esize) % 64 == 0 and (g.xsd * esize) % 64 == 0):
         g.head = min((64 - <size_t> x % 64) % 64 // esize, g.P)
         g.nchunks = 1 + ceil_div(g.P - g.head, g.chunk)
 
     # Workspaces.  The tiles read whole vectors past the last position of a problem,
     # so every packed workspace ends with a zeroed margin.
     if g.mode == MODE_DIRECT:
-        scratch_each = g.Cig * g.tail_len
+        scratch_each = g.Cig * g.kD * g.tail_len
         ws_len = nt * scratch_each
     elif g.mode == MODE_LOCAL:
-        ws_each = max(g.Cig * g.plane, g.off_max + g.P + g.px_max)
+        ws_each = max(g.Cig * g.kD * g.plane, g.off_max + g.P + g.px_max)
         ws_each = ceil_div(ws_each, 16) * 16  # keep each thread's part 64-byte aligned
         ws_len = nt * ws_each
     else:
@@ -500,8 +525,8 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     with nogil:
         if g.mode == MODE_LOCAL:
             for i in range(nt):
-                memset(ws + i * ws_each + g.Cig * g.plane, 0,
-                       (ws_each - g.Cig * g.plane) * esize)
+                memset(ws + i * ws_each + g.Cig * g.kD * g.plane, 0,
+                       (ws_each - g.Cig * g.kD * g.plane) * esize)
             if par:
                 for item in prange(nproblems * g.nbands, num_threads=nt, schedule="dynamic"):
                     _run_problem(x, ws + pyconv_thread_num() * ws_each, w, bias, out, off,
@@ -562,10 +587,16 @@ cdef int64_t _shared_row_length(const Geometry *g) noexcept nogil:
     return Wq
 
 
-cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int64_t sw,
-                     int64_t pt, int64_t pb, int64_t pl, int64_t pr, int64_t dh, int64_t dw,
+cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
+                     const int64_t *stride, const int64_t *pad, const int64_t *dil,
                      int64_t groups, bint unbatched):
-    """Run a validated call: ``x`` is (N, C, H, W), or (C, H, W) if ``unbatched``."""
+    """Run a validated call with ``sp`` (1, 2 or 3) spatial dimensions.
+
+    ``x`` is (N, C, *spatial), or (C, *spatial) if ``unbatched``; ``w`` is (C_out,
+    C_in / groups, *kernel).  ``stride`` and ``dil`` hold (depth, height, width) and
+    ``pad`` (front, back, top, bottom, left, right); the entries of dimensions the call
+    does not have are 1 and 0.
+    """
     global _workspace_bytes
     cdef Geometry g
     cdef int typenum = cnp.PyArray_TYPE(x)
@@ -573,14 +604,14 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     cdef cnp.npy_intp *xst
     cdef cnp.npy_intp *xdim
     cdef cnp.npy_intp *wdim
-    cdef cnp.npy_intp dims[4]
-    cdef int k
-    cdef int64_t row_bytes, extent, wq_shared
+    cdef cnp.npy_intp dims[5]
+    cdef int k, odim = 0
+    cdef int64_t row_bytes, extent, wq_shared, vol[3], kvol[3], xsv[3]
     cdef const void *bptr = NULL
 
     # The kernels index in elements and read the weight rows in place: anything else
     # (byte strides that are not element multiples, misaligned data, a weight view) is
-    # copied first.  An unbatched (C, H, W) input is read as N = 1.
+    # copied first.  An unbatched input is read as N = 1.
     cdef int nd = cnp.PyArray_NDIM(x)
     cdef bint copy = not cnp.PyArray_ISALIGNED(x)
     xst = cnp.PyArray_STRIDES(x)
@@ -598,40 +629,66 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     xdim = cnp.PyArray_DIMS(x)
     wdim = cnp.PyArray_DIMS(w)
 
-    g.N = xdim[0] if nd == 4 else 1
-    g.xs0 = xst[0] // esize if nd == 4 else 0
-    g.C, g.H, g.W = xdim[nd - 3], xdim[nd - 2], xdim[nd - 1]
-    g.xs1, g.xs2, g.xs3 = xst[nd - 3] // esize, xst[nd - 2] // esize, xst[nd - 1] // esize
-    g.Co, g.Cig, g.kH, g.kW = wdim[0], wdim[1], wdim[2], wdim[3]
+    # (depth, height, width) of the input and kernel, 1 where the call has no such axis
+    for k in range(3):
+        vol[k], kvol[k], xsv[k] = 1, 1, 0
+    for k in range(sp):
+        vol[3 - sp + k] = xdim[nd - sp + k]
+        kvol[3 - sp + k] = wdim[2 + k]
+        xsv[3 - sp + k] = xst[nd - sp + k] // esize
+    g.N = 1 if unbatched else xdim[0]
+    g.xs0 = 0 if unbatched else xst[0] // esize
+    g.C, g.xs1 = xdim[nd - sp - 1], xst[nd - sp - 1] // esize
+    g.D, g.H, g.W = vol[0], vol[1], vol[2]
+    g.xsd, g.xs2, g.xs3 = xsv[0], xsv[1], xsv[2]
+    if sp == 1:
+        g.xs2 = g.W * g.xs3  # one row: as if contiguous (read by nothing)
+    g.Co, g.Cig = wdim[0], wdim[1]
+    g.kD, g.kH, g.kW = kvol[0], kvol[1], kvol[2]
     g.G = groups
     g.Cog = g.Co // groups
-    g.sh, g.sw, g.dh, g.dw = sh, sw, dh, dw
-    g.pt, g.pl = pt, pl
-    cdef int64_t Hp = g.H + pt + pb
-    cdef int64_t Wp = g.W + pl + pr
+    g.sd, g.sh, g.sw = stride[0], stride[1], stride[2]
+    g.dd, g.dh, g.dw = dil[0], dil[1], dil[2]
+    g.pf, g.pt, g.pl = pad[0], pad[2], pad[4]
+    cdef int64_t Dp = g.D + pad[0] + pad[1]
+    cdef int64_t Hp = g.H + pad[2] + pad[3]
+    cdef int64_t Wp = g.W + pad[4] + pad[5]
+    g.Do = (Dp - g.dd * (g.kD - 1) - 1) // g.sd + 1
     g.Ho = (Hp - g.dh * (g.kH - 1) - 1) // g.sh + 1
     g.Wo = (Wp - g.dw * (g.kW - 1) - 1) // g.sw + 1
-    g.ntaps = g.Cig * g.kH * g.kW
+    g.out_plane = g.Do * g.Ho * g.Wo
+    g.ntaps = g.Cig * g.kD * g.kH * g.kW
 
-    dims[0], dims[1], dims[2], dims[3] = g.N, g.Co, g.Ho, g.Wo
-    out = cnp.PyArray_EMPTY(3 if unbatched else 4, dims + (1 if unbatched else 0),
-                            typenum, 0)
-    if g.N * g.Co * g.Ho * g.Wo == 0:
+    if not unbatched:
+        dims[odim] = g.N
+        odim += 1
+    dims[odim] = g.Co
+    odim += 1
+    for k in range(sp):
+        dims[odim] = (g.Do, g.Ho, g.Wo)[3 - sp + k]
+        odim += 1
+    out = cnp.PyArray_EMPTY(odim, dims, typenum, 0)
+    if g.N * g.Co * g.out_plane == 0:
         return out
     if g.ntaps == 0:  # no input channels: the output is the bias (or zeros)
-        out[...] = 0 if bias is None else np.reshape(bias, (-1, 1, 1))
+        out[...] = 0 if bias is None else np.reshape(bias, (-1,) + (1,) * sp)
         return out
 
-    # Rows or planes a multiple of 4 KiB apart map the taps of a tile onto one L1 set
-    # (a 2048-wide float32 image: 15 rows of a 15x15 kernel, or 16 channels, in 12 ways);
-    # such inputs are packed, with their rows padded by a cache line.
-    cdef bint aliased = xst[nd - 2] % 4096 == 0 or (g.Cig > 1 and xst[nd - 3] % 4096 == 0)
-    if (sh == 1 and sw == 1 and pt == 0 and pb == 0 and pl == 0 and pr == 0
+    # Rows, planes or slices a multiple of 4 KiB apart map the taps of a tile onto one
+    # L1 set (a 2048-wide float32 image: 15 rows of a 15x15 kernel, or 16 channels, in
+    # 12 ways); such inputs are packed, with their rows padded by a cache line.
+    cdef bint aliased = ((g.H > 1 and (g.xs2 * esize) % 4096 == 0)
+                         or (g.Cig > 1 and (g.xs1 * esize) % 4096 == 0)
+                         or (g.D > 1 and (g.xsd * esize) % 4096 == 0))
+    cdef bint unpadded = True
+    for k in range(6):
+        unpadded = unpadded and pad[k] == 0
+    if (g.sd == 1 and g.sh == 1 and g.sw == 1 and unpadded
             and cnp.PyArray_IS_C_CONTIGUOUS(x) and not aliased):
         # read the input in place; the wide rows are the array's own rows
         g.mode = MODE_DIRECT
         g.Sh, g.Sw, g.Hq, g.Wq = 1, 1, g.H, g.W
-        g.x_len = g.N * g.C * g.H * g.W
+        g.x_len = g.N * g.C * g.D * g.H * g.W
     else:
         g.mode = MODE_GLOBAL  # or LOCAL, decided below
         # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
@@ -654,16 +711,18 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
         # A problem whose padded copy would not fit in cache is cut into bands of output
         # rows, each packed (with its halo rows) into the thread's workspace when it is
         # computed: no copy of a whole large image, and the copy is read from L2.
-        row_bytes = g.Cig * g.S * g.Wq * esize
+        row_bytes = g.Cig * g.kD * g.S * g.Wq * esize
         if row_bytes * g.Hq > BAND_BYTES:
             extent = g.dh * (g.kH - 1) // g.sh
             g.band = min(max(BAND_BYTES // row_bytes - extent, 1), g.Ho)
             if g.band < g.Ho:
                 g.Hb = g.band + extent + shared
-        many = g.N * g.G >= 2 * max(_num_threads, 1) or g.band < g.Ho
+        # one packed copy of everything (GLOBAL) only for a few 2-D problems
+        many = (g.N * g.G >= 2 * max(_num_threads, 1) or g.band < g.Ho or g.Do > 1
+                or g.kD > 1)
         g.mode = MODE_LOCAL if many else MODE_GLOBAL
     g.nbands = ceil_div(g.Ho, g.band)
-    # planes start on a cache line (so 1x1 taps read aligned vectors), but never 4 KiB
+    # slices start on a cache line (so 1x1 taps read aligned vectors), but never 4 KiB
     # apart (L1 set aliasing across channels)
     g.plane = ceil_div(g.S * g.Hb * g.Wq * esize, 64) * 64 // esize
     if (g.plane * esize) % 4096 == 0:
@@ -684,29 +743,46 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int64_t sh, int6
     return out
 
 
-def conv2d_forward(x, w, bias, int64_t stride_h, int64_t stride_w,
-                   int64_t pad_top, int64_t pad_bottom, int64_t pad_left, int64_t pad_right,
-                   int64_t dil_h, int64_t dil_w, int64_t groups):
-    """Direct 2-D cross-correlation, PyTorch's conv2d, on validated arguments.
+def conv_forward(x, w, bias, stride, padding, dilation, int64_t groups, bint unbatched=False):
+    """Direct 1-, 2- or 3-D cross-correlation (PyTorch's conv1d/2d/3d), validated input.
 
     The caller (pyconv's front end) has validated everything; this function trusts its
     arguments and only guards memory.
 
     Parameters
     ----------
-    x : ndarray, shape (N, C_in, H, W), float32 or float64, any strides
-    w : ndarray, shape (C_out, C_in / groups, kH, kW), same dtype, any strides
+    x : ndarray, shape (N, C_in, *spatial), or (C_in, *spatial) if ``unbatched``
+        float32 or float64, any strides; 1 to 3 spatial dimensions.
+    w : ndarray, shape (C_out, C_in / groups, *kernel), same dtype, any strides
     bias : ndarray, shape (C_out,), same dtype, C-contiguous, or None
-    stride_h, stride_w, dil_h, dil_w, groups : int >= 1
-    pad_top, pad_bottom, pad_left, pad_right : int >= 0
-        Zero padding on each side (asymmetric padding serves ``padding='same'``).
+    stride, dilation : sequence of int >= 1, one per spatial dimension
+    padding : sequence of int >= 0, two per spatial dimension
+        Zero padding before and after, dimension by dimension (``(top, bottom, left,
+        right)`` in 2-D; asymmetric padding serves ``padding='same'``).
+    groups : int >= 1
+    unbatched : bool
+        ``x`` has no batch axis, and the result has none either.
 
     Returns
     -------
-    out : ndarray, shape (N, C_out, H_out, W_out), the dtype of x, C-contiguous
+    out : ndarray, shape (N, C_out, *out_spatial), the dtype of x, C-contiguous
     """
-    return _forward(x, w, bias, stride_h, stride_w, pad_top, pad_bottom, pad_left,
-                    pad_right, dil_h, dil_w, groups, False)
+    cdef int sp = cnp.PyArray_NDIM(w) - 2
+    cdef int64_t st[3], pd[6], dl[3]
+    cdef int k
+    if not 1 <= sp <= 3 or len(stride) != sp or len(dilation) != sp or len(padding) != 2 * sp:
+        raise ValueError(
+            f"pyconv._core.conv_forward: a {cnp.PyArray_NDIM(w)}-d weight needs {sp} strides "
+            f"and dilations and {2 * sp} paddings, got {stride!r}, {dilation!r}, {padding!r}"
+        )
+    for k in range(3):
+        st[k], dl[k], pd[2 * k], pd[2 * k + 1] = 1, 1, 0, 0
+    for k in range(sp):
+        st[3 - sp + k] = stride[k]
+        dl[3 - sp + k] = dilation[k]
+        pd[2 * (3 - sp + k)] = padding[2 * k]
+        pd[2 * (3 - sp + k) + 1] = padding[2 * k + 1]
+    return _forward(x, w, bias, sp, st, pd, dl, groups, unbatched)
 
 
 cdef inline bint _small_int(object v, int64_t lo, int64_t *dst):
@@ -789,7 +865,11 @@ def conv2d_fast(input, weight, bias, stride, padding, dilation, groups):
     # output elements beyond 2**50: let the front end report the size properly
     if <double> N * ws[0] * (Ho // sh + 1) * (Wo // sw + 1) > 1125899906842624.0:
         return None
-    return _forward(x, w, bias, sh, sw, ph, ph, pw, pw, dh, dw, ng, nd == 3)
+    cdef int64_t st[3], pd[6], dl[3]
+    st[0], st[1], st[2] = 1, sh, sw
+    dl[0], dl[1], dl[2] = 1, dh, dw
+    pd[0], pd[1], pd[2], pd[3], pd[4], pd[5] = 0, 0, ph, ph, pw, pw
+    return _forward(x, w, bias, 2, st, pd, dl, ng, nd == 3)
 
 
 def set_num_threads(int n):

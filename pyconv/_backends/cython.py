@@ -32,11 +32,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec) -
     -------
     ndarray, shape (N, C_out, H_out, W_out), C-contiguous, dtype ``spec.dtype``
     """
-    top, bottom, left, right = spec.padding
-    return _core.conv2d_forward(
-        x, w, b, spec.stride[0], spec.stride[1], top, bottom, left, right,
-        spec.dilation[0], spec.dilation[1], spec.groups,
-    )  # fmt: skip
+    return _core.conv_forward(x, w, b, spec.stride, spec.padding, spec.dilation, spec.groups)
 
 
 class CythonBackend:
