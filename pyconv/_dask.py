@@ -48,22 +48,16 @@ task, so each worker loads and runs that backend; a backend object is pickled wi
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import _registry
+from ._foreign import is_dask_array
 from ._validation import ConvSpec, prepare_conv2d
 
-__all__ = ["conv2d", "is_dask_array"]
-
-
-def is_dask_array(a: Any) -> bool:
-    """Return True if ``a`` is a ``dask.array.Array`` (never imports Dask)."""
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(a, da.Array)
+__all__ = ["conv2d"]
 
 
 # ---- what travels in the graph ---------------------------------------------------------
@@ -201,12 +195,10 @@ def _fill(out: np.ndarray, pieces: list, row0: int, col0: int, window: tuple) ->
 
 def _run_block(kernel: _Kernel, block: _Block, params: tuple, pieces: list) -> np.ndarray:
     """One task: build the padded slab from the input pieces it got, convolve it."""
-    from .functional import conv2d
-
     weight, bias = params
     slab = _assemble(pieces, block.rows, block.cols)
     lo, hi = block.out_channels
-    return conv2d(
+    x, w, b, spec = prepare_conv2d(
         slab,
         weight[lo:hi],
         None if bias is None else bias[lo:hi],
@@ -214,8 +206,8 @@ def _run_block(kernel: _Kernel, block: _Block, params: tuple, pieces: list) -> n
         0,
         kernel.dilation,
         block.groups,
-        backend=_load(kernel.backend),
     )
+    return _registry.resolve(_load(kernel.backend), spec).conv2d(x, w, b, spec)
 
 
 # ---- planning ----------------------------------------------------------------------------
