@@ -53,7 +53,7 @@ def _backends(values: list[str]) -> list[str] | None:
     known = {b.name for b in _registry.backends()}
     for n in names:
         if n not in known:
-            raise BenchUsageError(str(_registry._unknown(n)))
+            raise BenchUsageError(str(_registry.unknown_backend_error(n)))
     return names
 
 

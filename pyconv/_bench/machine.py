@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _registry, _threads
+from .. import _core, _registry, _threads
 from .._version import __version__
 
 __all__ = [
@@ -208,17 +208,11 @@ def machine_info(torch: Any = None) -> dict:
     torch : module, optional
         The torch module, if it is used (its version and configuration are recorded).
     """
-    try:
-        from .. import _core
-    except ImportError as exc:
-        core: dict = {"compiled": False, "error": str(exc)}
-    else:
-        core = {
-            "compiled": True,
-            "isa": _core.isa(),
-            "cflags": _core.build_cflags(),
-            "openmp": _core.openmp_enabled(),
-        }
+    core = {
+        "isa": _core.isa(),
+        "cflags": _core.build_cflags(),
+        "openmp": _core.openmp_enabled(),
+    }
     plugins = {
         b.name: f"{b.distribution} {b.version}"
         for b in _registry.backends()

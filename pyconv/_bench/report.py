@@ -124,8 +124,6 @@ def header(bench: Bench) -> list[str]:
     build = (
         f"kernel ISA {core['isa']}, built with {core['cflags']}, "
         f"OpenMP {'on' if core['openmp'] else 'OFF'}"
-        if core["compiled"]
-        else f"compiled core MISSING ({core['error']})"
     )
     versions = f"pyconv {m['pyconv']}, numpy {m['numpy']}, torch {m['torch'] or 'absent'}"
     versions += "".join(f", {v}" for v in m["plugins"].values())

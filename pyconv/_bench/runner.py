@@ -307,7 +307,7 @@ def _time(fn: Callable[[], Any], budget: float, min_calls: int, max_calls: int) 
 
 
 def _label(backend: Any) -> str:
-    name = backend if isinstance(backend, str) else _registry._name(backend)
+    name = backend if isinstance(backend, str) else _registry.backend_name(backend)
     return TORCH_BACKEND_LABEL if name == "torch" else name
 
 
@@ -347,7 +347,7 @@ def _methods(name: str, torch: Any, objs: dict[str, tuple]) -> tuple[list[_Metho
         methods.append(_Method(TORCH, call_torch))
     *_, spec = prepare_conv2d(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
     for label, (obj, plain) in objs.items():
-        ok = _registry._supports(obj, spec)
+        ok = _registry.supports(obj, spec)
         if ok is not True:
             methods.append(_Method(label, None, skipped=str(ok)))
             continue
@@ -472,7 +472,7 @@ def run_bench(
         if plain:
             calls[_label(b)] = "pyconv.conv2d(...) with no backend= (the default)"
         else:
-            what = repr(b) if isinstance(b, str) else f"<{_registry._name(b)} object>"
+            what = repr(b) if isinstance(b, str) else f"<{_registry.backend_name(b)} object>"
             calls[_label(b)] = f"pyconv.conv2d(..., backend={what})"
     torch, missing = machine.import_torch() if use_torch else (None, "not requested")
     methods = ([TORCH] if torch is not None else []) + list(objs)
