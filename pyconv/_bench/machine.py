@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,9 +18,11 @@ from .._version import __version__
 __all__ = [
     "ENV_VARS",
     "LoadMeter",
+    "Peak",
     "available_cores",
     "import_torch",
     "machine_info",
+    "peak_per_core",
     "pinned_threads",
 ]
 
@@ -47,6 +49,32 @@ def import_torch() -> tuple[Any, str | None]:
     except ImportError as exc:
         return None, f"torch is not installed ({exc})" if str(exc) else "torch is not installed"
     return torch, None
+
+
+# ---- peak ----------------------------------------------------------------------------
+
+
+class Peak(NamedTuple):
+    """Peak GFLOP/s per core, the denominator of "% of peak", and where it comes from."""
+
+    float32: float
+    float64: float
+    source: str
+
+
+def peak_per_core() -> Peak:
+    """Return the peak GFLOP/s of one core, float32 and float64, and its source.
+
+    The one place the bench's default peaks come from (``pyconv bench --peak-f32`` and
+    ``--peak-f64`` override them).  For now: the figures measured on pyconv's development
+    machine with a chain of independent 512-bit FMAs (two FMA pipes at about 4.2 GHz,
+    DESIGN.md section 5), whatever machine this is.
+    """
+    return Peak(
+        270.0,
+        135.0,
+        "measured on pyconv's development machine, an AMD EPYC Zen 5 with AVX-512",
+    )
 
 
 # ---- threads -------------------------------------------------------------------------

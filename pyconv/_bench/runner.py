@@ -26,7 +26,6 @@ from . import machine
 from .zoo import ZOO, describe, flops, make_case
 
 __all__ = [
-    "DEFAULT_PEAK",
     "TORCH",
     "Bench",
     "Result",
@@ -43,8 +42,6 @@ __all__ = [
 TORCH = "torch"
 #: Label of pyconv's own ``torch`` backend (torch behind pyconv's front end).
 TORCH_BACKEND_LABEL = "pyconv-torch"
-#: GFLOP/s per core measured on pyconv's development machine (reference/perf-anchors.md).
-DEFAULT_PEAK = {"float32": 270.0, "float64": 135.0}
 #: Backends left out unless named: why.
 NOT_BY_DEFAULT = {
     "numpy": "the reference, written for clarity, not speed",
@@ -162,8 +159,11 @@ class Settings:
         :data:`NUMPY_MAX_CALLS` for the numpy reference).
     check : bool
         Whether outputs are checked against the exact result.
-    peak_f32, peak_f64 : float
-        GFLOP/s per core that "% of peak" divides by (times the thread count).
+    peak_f32, peak_f64 : float, optional
+        GFLOP/s per core that "% of peak" divides by (times the thread count); one not
+        given is :func:`.machine.peak_per_core`'s.
+    peak_source : str
+        Where the peaks come from (filled in for those not given).
     """
 
     rounds: int = 3
@@ -171,8 +171,27 @@ class Settings:
     min_calls: int = 3
     max_calls: int = 5000
     check: bool = True
-    peak_f32: float = DEFAULT_PEAK["float32"]
-    peak_f64: float = DEFAULT_PEAK["float64"]
+    peak_f32: float | None = None
+    peak_f64: float | None = None
+    peak_source: str = "given"
+
+    def __post_init__(self) -> None:
+        if self.peak_f32 is not None and self.peak_f64 is not None:
+            return
+        default = machine.peak_per_core()
+        if self.peak_f32 is None and self.peak_f64 is None:
+            self.peak_source = (
+                f"the defaults, {default.source}: give yours with --peak-f32/--peak-f64"
+            )
+        else:
+            given, other = (
+                ("float32", "float64") if self.peak_f32 is not None else ("float64", "float32")
+            )
+            self.peak_source = f"{given} given, {other} the default, {default.source}"
+        if self.peak_f32 is None:
+            self.peak_f32 = default.float32
+        if self.peak_f64 is None:
+            self.peak_f64 = default.float64
 
     @classmethod
     def quick(cls, **kw: Any) -> Settings:
@@ -181,7 +200,9 @@ class Settings:
 
     def peak(self, dtype: str) -> float:
         """Peak GFLOP/s per core for ``dtype``."""
-        return self.peak_f64 if dtype == "float64" else self.peak_f32
+        peak = self.peak_f64 if dtype == "float64" else self.peak_f32
+        assert peak is not None  # filled in by __post_init__
+        return peak
 
 
 @dataclass
