@@ -238,7 +238,7 @@ def _axis_plan(
     stride: int,
     dilation: int,
     out_len: int,
-) -> tuple[tuple[int, ...], list[tuple[list[int], _AxisCut]]]:
+) -> tuple[tuple[int, ...], list[tuple[list[tuple[int, int, int]], _AxisCut]]]:
     """Plan one spatial axis: the output chunks and, for each, the input rows it reads.
 
     Returns
@@ -269,7 +269,8 @@ def _axis_plan(
         used = src[valid]
         owner = np.searchsorted(starts, used, side="right") - 1
         # the rows the slab uses in each block; only those travel to the task
-        parts, base, offset = [], np.zeros(len(chunks), dtype=np.int64), 0
+        parts: list[tuple[int, int, int]] = []
+        base, offset = np.zeros(len(chunks), dtype=np.int64), 0
         for blk in sorted(set(owner.tolist())):
             rows = used[owner == blk] - starts[blk]
             lo, hi = int(rows.min()), int(rows.max()) + 1
@@ -353,7 +354,7 @@ def _build(
     halo = "pyconv-halo-" + tok
     h_full, w_full = x.chunks[2], x.chunks[3]
 
-    def piece(nb: int, c: int, hp: tuple, wp: tuple):
+    def piece(nb: int, c: int, hp: tuple[int, int, int], wp: tuple[int, int, int]) -> Any:
         (h, h0, h1), (w, w0, w1) = hp, wp
         key = (x.name, nb, c, h, w)
         if (h0, h1) == (0, h_full[h]) and (w0, w1) == (0, w_full[w]):
@@ -372,7 +373,8 @@ def _build(
                     block = _Block(rows, cols, (g0 * cog, g1 * cog), g1 - g0)
                     dsk[(name, nb, ci, hi, wi)] = (_run_block, kernel, block, params_key, pieces)
     for key, cuts in wanted.items():
-        dsk[(halo, *key[1:])] = (_strips, key, tuple(cuts))
+        strips_key = (halo, *key[1:])
+        dsk[strips_key] = (_strips, key, tuple(cuts))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     co_chunks = tuple((g1 - g0) * cog for _, g0, g1 in c_plan)
     chunks = (x.chunks[0], co_chunks, h_chunks, w_chunks)
@@ -431,6 +433,8 @@ def conv2d(
     if padding_mode != "zeros":
         from .padding import pad_plan
 
+        if pad is None:
+            raise TypeError(f"conv2d(): padding_mode={padding_mode!r} needs pad=, got None")
         widths, padded_shape = pad_plan(
             x.shape, pad, padding_mode, itemsize=stand_in.dtype.itemsize
         )

@@ -103,7 +103,7 @@ def pinned_threads(n: int, torch: Any = None) -> Iterator[str | None]:
         from threadpoolctl import threadpool_limits
     except ImportError:
         blas: contextlib.AbstractContextManager = contextlib.nullcontext()
-        note = "threadpoolctl is not installed, so the BLAS thread count was left alone"
+        note: str | None = "threadpoolctl is not installed, so the BLAS thread count was left alone"
     else:
         blas = threadpool_limits(limits=n, user_api="blas")
         note = None

@@ -10,6 +10,7 @@ other processes is measured over the whole row.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
 import statistics
 import time
@@ -372,16 +373,14 @@ def _methods(name: str, torch: Any, objs: dict[str, tuple]) -> tuple[list[_Metho
         if ok is not True:
             methods.append(_Method(label, None, skipped=str(ok)))
             continue
+        call: Callable[[], np.ndarray]
         if plain:  # the default backend: the call users make, with its fast path
 
             def call() -> np.ndarray:
                 return conv2d(x, w, b, **kw)
 
         else:
-
-            def call(obj: Any = obj) -> np.ndarray:
-                return conv2d(x, w, b, **kw, backend=obj)
-
+            call = functools.partial(conv2d, x, w, b, **kw, backend=obj)
         slow = getattr(obj, "name", None) == "numpy"
         methods.append(
             _Method(label, call, _contract(obj), max_calls=NUMPY_MAX_CALLS if slow else None)
@@ -404,30 +403,30 @@ def _measure(
 ) -> tuple[dict[str, Result], dict[str, Any]]:
     """Warm up, then interleaved rounds; return label -> Result, and the warm-up outputs."""
     results = {m.label: Result(m.label, skipped=m.skipped) for m in methods}
-    live = [m for m in methods if m.fn is not None]
+    live = [(m, m.fn) for m in methods if m.fn is not None]
     outputs: dict[str, Any] = {}
 
     def failed(m: _Method, exc: Exception) -> None:  # a broken backend is reported, not fatal
         results[m.label].error = f"{type(exc).__name__}: {exc}"
         results[m.label].rounds.clear()
         results[m.label].calls.clear()
-        live.remove(m)
+        live[:] = [(lm, fn) for lm, fn in live if lm is not m]
 
-    for m in list(live):
+    for m, fn in list(live):
         try:
-            outputs[m.label] = m.fn()
+            outputs[m.label] = fn()
         except Exception as exc:
             failed(m, exc)
     for r in range(settings.rounds):
         k = r % len(live) if live else 0
-        for m in live[k:] + live[:k]:  # rotate the order: no method is always first
+        for m, fn in live[k:] + live[:k]:  # rotate the order: no method is always first
             if progress is not None:
                 progress.step(f"round {r + 1}/{settings.rounds} {m.label}")
             cap = (
                 settings.max_calls if m.max_calls is None else min(m.max_calls, settings.max_calls)
             )
             try:
-                med, n = _time(m.fn, settings.budget, min(settings.min_calls, cap), cap)
+                med, n = _time(fn, settings.budget, min(settings.min_calls, cap), cap)
             except Exception as exc:
                 failed(m, exc)
                 continue

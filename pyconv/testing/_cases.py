@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class Target:
         """Call through pyconv's front end, as users do (validation happens there)."""
         return conv2d(x, w, b, stride, padding, dilation, groups, backend=self.obj)
 
-    def applies(self, spec: ConvSpec) -> bool | str:
+    def applies(self, spec: ConvSpec) -> Literal[True] | str:
         ok = self.caps.check(spec)
         if ok is not True:
             return f"not declared: {ok}"

@@ -337,8 +337,8 @@ def check_backend(name_or_obj: Any, /, **options: Any) -> ConformanceReport:
             report.failed.append((case.id, str(exc)))
             continue
         report.passed.append(case.id)
-        golden = worst is not None and case.kind == "golden"
-        if golden and (report.worst is None or worst > report.worst):
+        golden = case.kind == "golden"
+        if golden and worst is not None and (report.worst is None or worst > report.worst):
             report.worst, report.worst_case = worst, case.id
     return report
 
