@@ -536,11 +536,14 @@ def test_backend_objects_can_be_passed_directly(arrays):
 
 
 @pytest.mark.parametrize(
-    "bad", [42, object(), b"numpy", np.zeros(3), ["numpy", "cython"]], ids=repr
+    "bad", [42, 1.5, object(), b"numpy", np.zeros(3), ["numpy", "cython"]], ids=repr
 )
 def test_not_a_backend_is_a_type_error(arrays, bad):
     x, w = arrays
-    msg = "backend must be a backend name .* or an object with a conv2d method"
+    msg = (
+        "backend must be a backend name .* or an object with a conv2d method, not "
+        + type(bad).__name__
+    )
     with pytest.raises(TypeError, match=msg):
         pyconv.conv2d(x, w, backend=bad)
     with pytest.raises(TypeError, match=msg):
@@ -751,8 +754,14 @@ def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(
     out = run_python(
         """
         import sys
+        import numpy as np
         import pyconv
         assert "torch" not in sys.modules, "import pyconv imported torch"
+        x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
+        for backend in ("cython", "numpy"):
+            pyconv.conv2d(x, w, backend=backend)
+        pyconv.show_config(as_dict=True)
+        assert "torch" not in sys.modules, "a conv2d call or show_config imported torch"
         names = {b.name: b.available for b in pyconv.backends()}
         assert names["torch"] and not names["broken"], names
         assert callable(pyconv.backends)
