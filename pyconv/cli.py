@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import _demo
 from ._bench import command as bench
@@ -173,22 +173,27 @@ def _cmd_show_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _reporting(
+    run: Callable[[argparse.Namespace], int],
+    args: argparse.Namespace,
+    usage: type[Exception],
+    failure: type[Exception],
+) -> int:
+    """Run a command module's entry; its usage errors exit 2, its failures 1."""
     try:
-        return _demo.run_demo(args)
-    except _demo.DemoUsageError as exc:
+        return run(args)
+    except usage as exc:
         raise CLIError(str(exc), status=2) from None
-    except _demo.DemoError as exc:
+    except failure as exc:
         raise CLIError(str(exc), status=1) from None
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    return _reporting(_demo.run_demo, args, _demo.DemoUsageError, _demo.DemoError)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        return bench.bench_command(args)
-    except bench.BenchUsageError as exc:
-        raise CLIError(str(exc), status=2) from None
-    except bench.BenchError as exc:
-        raise CLIError(str(exc), status=1) from None
+    return _reporting(bench.bench_command, args, bench.BenchUsageError, bench.BenchError)
 
 
 def _option(text: str) -> tuple[str, object]:
