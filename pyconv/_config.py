@@ -8,25 +8,19 @@ import sys
 
 import numpy as np
 
-from . import _registry, _threads
+from . import _core, _registry, _threads
 from ._version import __version__
 
 __all__ = ["show_config"]
 
 
 def _config() -> dict:
-    try:
-        from . import _core
-    except ImportError as exc:
-        core = {"compiled": False, "error": str(exc)}
-    else:
-        core = {
-            "compiled": True,
-            "path": _core.__file__,
-            "cflags": _core.build_cflags(),
-            "openmp": _core.openmp_enabled(),
-            "isa": _core.isa(),
-        }
+    core = {
+        "path": _core.__file__,
+        "cflags": _core.build_cflags(),
+        "openmp": _core.openmp_enabled(),
+        "isa": _core.isa(),
+    }
     return {
         "pyconv": __version__,
         "python": sys.version.split()[0],
@@ -62,15 +56,12 @@ def show_config(*, as_dict: bool = False) -> dict | None:
         f"pyconv {cfg['pyconv']}",
         f"  python            {cfg['python']} ({cfg['platform']}), numpy {cfg['numpy']}",
     ]
-    if core["compiled"]:
-        lines += [
-            f"  compiled core     {core['path']}",
-            f"  compiler flags    {core['cflags']}",
-            f"  OpenMP            {'enabled' if core['openmp'] else 'DISABLED (serial build)'}",
-            f"  kernel ISA        {core['isa']} (chosen at import; PYCONV_ISA overrides)",
-        ]
-    else:
-        lines.append(f"  compiled core     MISSING: {core['error']}")
+    lines += [
+        f"  compiled core     {core['path']}",
+        f"  compiler flags    {core['cflags']}",
+        f"  OpenMP            {'enabled' if core['openmp'] else 'DISABLED (serial build)'}",
+        f"  kernel ISA        {core['isa']} (chosen at import; PYCONV_ISA overrides)",
+    ]
     env = cfg["PYCONV_NUM_THREADS"]
     lines.append(
         f"  threads           {cfg['threads']} "

@@ -48,22 +48,16 @@ task, so each worker loads and runs that backend; a backend object is pickled wi
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import _registry
+from ._foreign import is_dask_array
 from ._validation import ConvSpec, prepare_conv2d
 
-__all__ = ["conv2d", "is_dask_array"]
-
-
-def is_dask_array(a: Any) -> bool:
-    """Return True if ``a`` is a ``dask.array.Array`` (never imports Dask)."""
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(a, da.Array)
+__all__ = ["conv2d"]
 
 
 # ---- what travels in the graph ---------------------------------------------------------
@@ -201,12 +195,10 @@ def _fill(out: np.ndarray, pieces: list, row0: int, col0: int, window: tuple) ->
 
 def _run_block(kernel: _Kernel, block: _Block, params: tuple, pieces: list) -> np.ndarray:
     """One task: build the padded slab from the input pieces it got, convolve it."""
-    from .functional import conv2d
-
     weight, bias = params
     slab = _assemble(pieces, block.rows, block.cols)
     lo, hi = block.out_channels
-    return conv2d(
+    x, w, b, spec = prepare_conv2d(
         slab,
         weight[lo:hi],
         None if bias is None else bias[lo:hi],
@@ -214,8 +206,8 @@ def _run_block(kernel: _Kernel, block: _Block, params: tuple, pieces: list) -> n
         0,
         kernel.dilation,
         block.groups,
-        backend=_load(kernel.backend),
     )
+    return _registry.resolve(_load(kernel.backend), spec).conv2d(x, w, b, spec)
 
 
 # ---- planning ----------------------------------------------------------------------------
@@ -246,7 +238,7 @@ def _axis_plan(
     stride: int,
     dilation: int,
     out_len: int,
-) -> tuple[tuple[int, ...], list[tuple[list[int], _AxisCut]]]:
+) -> tuple[tuple[int, ...], list[tuple[list[tuple[int, int, int]], _AxisCut]]]:
     """Plan one spatial axis: the output chunks and, for each, the input rows it reads.
 
     Returns
@@ -277,7 +269,8 @@ def _axis_plan(
         used = src[valid]
         owner = np.searchsorted(starts, used, side="right") - 1
         # the rows the slab uses in each block; only those travel to the task
-        parts, base, offset = [], np.zeros(len(chunks), dtype=np.int64), 0
+        parts: list[tuple[int, int, int]] = []
+        base, offset = np.zeros(len(chunks), dtype=np.int64), 0
         for blk in sorted(set(owner.tolist())):
             rows = used[owner == blk] - starts[blk]
             lo, hi = int(rows.min()), int(rows.max()) + 1
@@ -361,7 +354,7 @@ def _build(
     halo = "pyconv-halo-" + tok
     h_full, w_full = x.chunks[2], x.chunks[3]
 
-    def piece(nb: int, c: int, hp: tuple, wp: tuple):
+    def piece(nb: int, c: int, hp: tuple[int, int, int], wp: tuple[int, int, int]) -> Any:
         (h, h0, h1), (w, w0, w1) = hp, wp
         key = (x.name, nb, c, h, w)
         if (h0, h1) == (0, h_full[h]) and (w0, w1) == (0, w_full[w]):
@@ -380,7 +373,8 @@ def _build(
                     block = _Block(rows, cols, (g0 * cog, g1 * cog), g1 - g0)
                     dsk[(name, nb, ci, hi, wi)] = (_run_block, kernel, block, params_key, pieces)
     for key, cuts in wanted.items():
-        dsk[(halo, *key[1:])] = (_strips, key, tuple(cuts))
+        strips_key = (halo, *key[1:])
+        dsk[strips_key] = (_strips, key, tuple(cuts))
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     co_chunks = tuple((g1 - g0) * cog for _, g0, g1 in c_plan)
     chunks = (x.chunks[0], co_chunks, h_chunks, w_chunks)
@@ -439,6 +433,8 @@ def conv2d(
     if padding_mode != "zeros":
         from .padding import pad_plan
 
+        if pad is None:
+            raise TypeError(f"conv2d(): padding_mode={padding_mode!r} needs pad=, got None")
         widths, padded_shape = pad_plan(
             x.shape, pad, padding_mode, itemsize=stand_in.dtype.itemsize
         )

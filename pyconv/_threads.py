@@ -5,6 +5,8 @@ from __future__ import annotations
 import operator
 import os
 
+from . import _core
+
 __all__ = ["default_num_threads", "get_num_threads", "set_num_threads"]
 
 
@@ -45,14 +47,7 @@ def default_num_threads() -> int:
     return n if n is not None else _available_cores()
 
 
-try:
-    from . import _core
-except ImportError:  # no compiled module: only the numpy backend runs, on BLAS threads
-    _core = None
-
-_fallback_threads = default_num_threads()
-if _core is not None:
-    _core.set_num_threads(_fallback_threads)
+_core.set_num_threads(default_num_threads())
 
 
 def set_num_threads(n: int) -> None:
@@ -64,7 +59,6 @@ def set_num_threads(n: int) -> None:
         Number of threads, >= 1.  Calls too small to gain from threads always run on the
         calling thread.
     """
-    global _fallback_threads
     try:
         if isinstance(n, bool):
             raise TypeError
@@ -73,11 +67,9 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"set_num_threads(): n must be an int, not {type(n).__name__}") from None
     if n < 1:
         raise ValueError(f"set_num_threads(): n must be >= 1, but got {n}")
-    _fallback_threads = n
-    if _core is not None:
-        _core.set_num_threads(n)
+    _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     """Return the number of threads the compiled kernels use."""
-    return _core.get_num_threads() if _core is not None else _fallback_threads
+    return _core.get_num_threads()

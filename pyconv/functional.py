@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._dask import conv2d as _dask_conv2d
-from ._dask import is_dask_array
+from ._foreign import is_dask_array, torch_if_tensor
 from ._registry import fast_path, resolve
 from ._validation import prepare_conv2d
 
@@ -109,10 +106,12 @@ def conv2d(
         out = fast(input, weight, bias, stride, padding, dilation, groups)
         if out is not None:
             return out
-    if is_dask_array(input):  # lazy, tile by tile: see pyconv._dask
-        return _dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
-    torch = sys.modules.get("torch")
-    if torch is not None and (isinstance(input, torch.Tensor) or isinstance(weight, torch.Tensor)):
+    if is_dask_array(input):  # lazy, tile by tile; imported only when a Dask array comes
+        from ._dask import conv2d as dask_conv2d
+
+        return dask_conv2d(input, weight, bias, stride, padding, dilation, groups, backend=backend)
+    torch = torch_if_tensor(input, weight)
+    if torch is not None:
         return _conv2d_tensor(
             torch, input, weight, bias, stride, padding, dilation, groups, backend
         )

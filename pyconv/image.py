@@ -27,7 +27,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeGuard
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from PIL import Image as _PILImage
 
 __all__ = ["make_grid", "save_image", "to_pil_image"]
+
+#: A ``torch.Tensor``; not imported for typing either (torch is optional and heavy).
+_Tensor = Any
 
 _INSTALL_HINT = "pip install 'pyconv[image]'"
 
@@ -52,7 +55,7 @@ def _pil():
     return Image
 
 
-def _is_torch_tensor(obj: Any) -> bool:
+def _is_torch_tensor(obj: Any) -> TypeGuard[_Tensor]:
     # Never import torch here: if the caller has a tensor, torch is already imported.
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.Tensor)
@@ -73,7 +76,7 @@ def _pil_from_array(npimg: np.ndarray, mode: str) -> _PILImage.Image:
 
 
 def to_pil_image(
-    pic: np.ndarray, mode: str | None = None, *, chw: bool | None = None
+    pic: np.ndarray | _Tensor, mode: str | None = None, *, chw: bool | None = None
 ) -> _PILImage.Image:
     """Convert an array to a PIL image exactly as torchvision's ``to_pil_image`` does.
 
@@ -585,8 +588,8 @@ def make_grid(
         font = ImageFont.load_default()
         boxes = [font.getbbox(t) for t in labels if t]
         if boxes:
-            label_h = max(b[3] for b in boxes) + 3
-            label_w = max(b[2] for b in boxes) + 2
+            label_h = math.ceil(max(b[3] for b in boxes)) + 3
+            label_w = math.ceil(max(b[2] for b in boxes)) + 2
 
     tile_h, tile_w = max_h * scale, max_w * scale
     cell_h, cell_w = tile_h + label_h, max(tile_w, label_w)
@@ -609,7 +612,7 @@ def make_grid(
         tx = x0 + (cell_w - t.shape[1]) // 2
         grid[ty : ty + t.shape[0], tx : tx + t.shape[1]] = t
 
-    if font is not None and label_h:
+    if labels is not None and font is not None and label_h:
         from PIL import Image, ImageDraw
 
         img = Image.frombytes("L", (grid.shape[1], grid.shape[0]), grid.tobytes())

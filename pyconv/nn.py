@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._dask import conv2d as _dask_conv2d
-from ._dask import is_dask_array
+from ._foreign import is_dask_array, torch_if_tensor
 from ._validation import _int
 from .functional import conv2d
 from .padding import pad
@@ -215,13 +213,15 @@ class Conv2d:
         ndarray, shape (N, out_channels, H_out, W_out) or (out_channels, H_out, W_out)
         """
         if self.padding_mode != "zeros":
-            torch = sys.modules.get("torch")
-            if torch is not None and isinstance(input, torch.Tensor):  # stays on its device
+            torch = torch_if_tensor(input)
+            if torch is not None:  # a tensor stays on its device
                 x = torch.nn.functional.pad(
                     input, self._reversed_padding_repeated_twice, mode=self.padding_mode
                 )
             elif is_dask_array(input):  # lazy: padded at the image's border only
-                return _dask_conv2d(
+                from ._dask import conv2d as dask_conv2d
+
+                return dask_conv2d(
                     input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups,
                     backend=self.backend, pad=self._reversed_padding_repeated_twice,
                     padding_mode=self.padding_mode,

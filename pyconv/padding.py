@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -25,7 +26,12 @@ from ._validation import _check_int64, _check_nbytes, _size
 __all__ = ["PAD_MODES", "pad"]
 
 #: torch mode name -> numpy.pad mode name.
-PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+PAD_MODES: dict[str, Literal["constant", "reflect", "edge", "wrap"]] = {
+    "constant": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+}
 
 
 def _pad_ints(pad) -> tuple[int, ...]:

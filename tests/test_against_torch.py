@@ -31,8 +31,9 @@ from a seeded generator (part 1), plus the full product of the channel configura
 channels for the compiled kernels' 8-channel blocks) x bias x dtype x dilation x batch
 size x unbatched (part 2).  Spatial sizes include the exact fit, where the dilated kernel
 is as large as the padded input.  Part 3: 24 seeded medium problems (>= 1 MFLOP) that
-run the compiled kernels threaded.  Then edge cases (N = 0, C_in = 0, 1x1 inputs), a few
-large shapes (marked slow) and bitwise equality across thread counts.
+run the compiled kernels threaded.  Part 4: random calls drawn by hypothesis from a wider
+space (new ones every run).  Then edge cases (N = 0, C_in = 0, 1x1 inputs) and a few large
+shapes (marked slow).  Bitwise equality across thread counts is ``tests/test_threads.py``'s.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import pyconv
 from pyconv.testing import assert_conv_close, exact_conv2d
@@ -138,8 +141,8 @@ def _min_size(k, d, pad_total):
     return max(1, d * (k - 1) + 1 - pad_total)
 
 
-def _spatial(rng, kernel, padding, dilation):
-    """(H, W): the exact fit (output 1 pixel) in about 1 case in 4, else a bit larger."""
+def _exact_fit(kernel, padding, dilation):
+    """(H, W) of the exact fit: the smallest input, where the output is 1 pixel."""
     (kh, kw), (dh, dw) = kernel, _pair(dilation)
     if padding == "same":
         tot = (dh * (kh - 1), dw * (kw - 1))
@@ -148,7 +151,12 @@ def _spatial(rng, kernel, padding, dilation):
     else:
         ph, pw = _pair(padding)
         tot = (2 * ph, 2 * pw)
-    hmin, wmin = _min_size(kh, dh, tot[0]), _min_size(kw, dw, tot[1])
+    return _min_size(kh, dh, tot[0]), _min_size(kw, dw, tot[1])
+
+
+def _spatial(rng, kernel, padding, dilation):
+    """(H, W): the exact fit (output 1 pixel) in about 1 case in 4, else a bit larger."""
+    hmin, wmin = _exact_fit(kernel, padding, dilation)
     if rng.random() < 0.25:
         return hmin, wmin
     return hmin + int(rng.integers(0, 7)), wmin + int(rng.integers(0, 7))
@@ -311,6 +319,55 @@ def test_grid_covers_what_it_claims():
     assert len(exact_fits) >= 50
     assert any(c.kernel == (7, 4) and c.dilation != 1 and c.padding != 0 for c in exact_fits)
     assert {c.data for c in cases} == {"normal", "image", "wide"}
+
+
+# Random calls (hypothesis), from a wider space than the grids': any kernel up to 5x5,
+# stride and dilation up to 3 per axis, padding ints, pairs, 'valid' or 'same', groups up
+# to 3, up to 11 output channels per group, planes several of the kernels' pixel tiles
+# wide.  New examples every run; a failure is shrunk and printed as a Case.
+
+
+@st.composite
+def random_cases(draw):
+    groups, cig = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    # mostly few channels; sometimes enough for the kernels' 8-channel blocks and a tail
+    cog = draw(st.one_of(st.integers(1, 3), st.integers(8, 11)))
+    kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(
+        st.one_of(
+            st.integers(0, 3),
+            st.tuples(st.integers(0, 3), st.integers(0, 3)),
+            st.sampled_from(["valid", "same"]),
+        )
+    )
+    # torch refuses 'same' with strides
+    stride = (1, 1) if padding == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hmin, wmin = _exact_fit(kernel, padding, dilation)
+    unbatched = draw(st.booleans())
+    return Case(
+        1 if unbatched else draw(st.integers(0, 3)),
+        groups * cig,
+        groups * cog,
+        groups,
+        hmin + draw(st.one_of(st.integers(0, 6), st.integers(7, 30))),
+        wmin + draw(st.one_of(st.integers(0, 6), st.integers(7, 40))),
+        kernel,
+        stride,
+        padding,
+        dilation,
+        draw(st.booleans()),
+        draw(st.sampled_from(list(DTYPES))),
+        unbatched=unbatched,
+        data=draw(st.sampled_from(["normal", "image", "wide"])),
+    )
+
+
+@pytest.mark.parametrize("backend", ["cython", "numpy"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=random_cases())
+def test_random_calls(backend, case):
+    check_case(case, backend)
 
 
 # ---------------------------------------------------------------------------------------
@@ -500,36 +557,3 @@ def test_large_shapes(backend, name):
     assert got.flags.c_contiguous
     assert_conv_close(got, x, w, b, stride, padding, dilation, groups)
     assert_conv_close(expected, x, w, b, stride, padding, dilation, groups)
-
-
-THREAD_SHAPES = {
-    # batch x output-channel blocks
-    "layer-2x32x24x24-k3": ((2, 32, 24, 24), (48, 32, 3, 3), 1, 1, 1, 1),
-    # one big single-channel image: split over pixel tiles
-    "image-1x1x256x256-k7": ((1, 1, 256, 256), (1, 1, 7, 7), 1, 3, 1, 1),
-    # depthwise with few channels
-    "depthwise-1x3x128x96-k5": ((1, 3, 128, 96), (6, 1, 5, 5), 1, "same", 1, 3),
-    # strided, dilated, grouped, odd sizes (tails everywhere)
-    "mixed-3x12x37x29": ((3, 12, 37, 29), (18, 4, 3, 5), (2, 1), (1, 2), (2, 1), 3),
-}
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", list(THREAD_SHAPES))
-def test_thread_count_does_not_change_results(name, dtype):
-    xs, ws, stride, padding, dilation, groups = THREAD_SHAPES[name]
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype)
-    results = {}
-    for n in (1, 2, 3):
-        pyconv.set_num_threads(n)
-        results[n] = pyconv.conv2d(x, w, b, stride, padding, dilation, groups, backend="cython")
-    # the call is big enough to go parallel (the kernels stay serial below 1 MFLOP)
-    Ho, Wo = results[1].shape[-2:]
-    flops = 2 * xs[0] * ws[0] * Ho * Wo * ws[1] * ws[2] * ws[3]
-    assert flops >= 1 << 20
-    np.testing.assert_array_equal(results[1], results[2])
-    np.testing.assert_array_equal(results[1], results[3])
-    assert_conv_close(results[1], x, w, b, stride, padding, dilation, groups)

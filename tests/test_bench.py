@@ -20,6 +20,8 @@ from pyconv._bench import machine, report, runner
 from pyconv._bench.zoo import ZOO, describe, flops, make_case
 from pyconv.cli import main
 
+PEAK = machine.peak_per_core()  # the bench's default peaks
+
 QUICK = ["bench", "--quick", "--no-progress", "--threads", "1"]
 SEED = ["seed_k1", "seed_k3", "seed_k3_f64"]
 
@@ -98,7 +100,13 @@ def test_quick_run_prints_header_table_footer_and_writes_json(tmp_path, capsys):
     assert status == 0, err
     assert err == ""  # --no-progress
     assert out.startswith(f"pyconv bench: pyconv {pyconv.__version__}, numpy {np.__version__}")
-    for key in ("cpu: ", "blas: ", "env: OPENBLAS_CORETYPE=", "threads: 1 ", "peak: 270 "):
+    for key in (
+        "cpu: ",
+        "blas: ",
+        "env: OPENBLAS_CORETYPE=",
+        "threads: 1 ",
+        f"peak: {PEAK.float32:g} ",
+    ):
         assert f"\n{key}" in out, key
     assert "GLIBC_TUNABLES=" in out
     assert "OMP_NUM_THREADS=" in out
@@ -129,6 +137,26 @@ def test_quick_run_prints_header_table_footer_and_writes_json(tmp_path, capsys):
         assert row["description"] == describe(row["shape"])
 
 
+@pytest.mark.parametrize(
+    ("given", "source"),
+    [
+        (["--peak-f32", "100"], "float32 given, float64 the default, "),
+        (["--peak-f32", "100", "--peak-f64", "40"], "given on the command line"),
+    ],
+)
+def test_peaks_given_on_the_command_line(tmp_path, capsys, given, source):
+    path = tmp_path / "b.json"
+    args = (*QUICK, "--filter", "seed_k3", "--backends", "cython", "--json", str(path), *given)
+    status, out, _ = run_cli(capsys, *args)
+    assert status == 0
+    f64 = 40.0 if "--peak-f64" in given else PEAK.float64
+    assert f"peak: 100 GFLOP/s per core float32, {f64:g} float64 ({source}" in out
+    for row in json.loads(path.read_text())["rows"]:
+        peak = (f64 if row["dtype"] == "float64" else 100.0) * row["threads"]
+        for r in row["results"].values():
+            assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / peak)
+
+
 def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     del torch
@@ -140,7 +168,7 @@ def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
     data = json.loads(path.read_text())
     printed = {ln.split()[0]: ln for ln in table_lines(out)[1:]}
     for row in data["rows"]:
-        peak = (135.0 if row["dtype"] == "float64" else 270.0) * row["threads"]
+        peak = (PEAK.float64 if row["dtype"] == "float64" else PEAK.float32) * row["threads"]
         assert row["mflop"] == flops(row["shape"]) / 1e6
         for r in row["results"].values():
             assert r["seconds"] == statistics.median(r["rounds"])
@@ -256,8 +284,8 @@ def test_help_says_where_the_peak_comes_from_and_what_runs(capsys):
     status, out, _ = run_cli(capsys, "bench", "--help")
     assert status == 0
     out = " ".join(out.split())  # argparse wraps the help to the terminal's width
-    assert "default: 270" in out
-    assert "development machine" in out
+    assert f"default: {PEAK.float32:g}, {PEAK.source}" in out
+    assert f"default: {PEAK.float64:g}, {PEAK.source}" in out
     assert "except 'numpy'" in out
     assert "--quick" in out
     run_cli(capsys, "--help")  # the command is listed

@@ -323,10 +323,21 @@ def test_backend_is_chosen_when_the_graph_is_built(rng, monkeypatch):
     np.testing.assert_array_equal(y.compute(scheduler="sync"), 3.0)
 
 
-def test_import_pyconv_does_not_import_dask():
-    code = "import sys, numpy, pyconv; pyconv.conv2d(numpy.zeros((1, 3, 3)), numpy.zeros((1, 1, 1, 1))); print('dask' in sys.modules)"  # noqa: E501
+def test_dask_and_pyconv_dask_are_imported_only_when_a_dask_array_comes():
+    code = """
+import sys, numpy, pyconv
+x, w = numpy.zeros((1, 3, 3)), numpy.zeros((1, 1, 1, 1))
+layer = pyconv.Conv2d(1, 1, 1, padding=1, padding_mode="reflect", dtype=numpy.float64)
+pyconv.conv2d(x, w, backend="numpy"), pyconv.conv2d(x, w), layer(x)
+print("dask" in sys.modules, "pyconv._dask" in sys.modules)
+import dask.array as da
+pyconv.conv2d(x, w), layer(x)
+print("pyconv._dask" in sys.modules)
+pyconv.conv2d(da.from_array(x), w)
+print("pyconv._dask" in sys.modules)
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False", "False", "False", "True"]
 
 
 # ---- on a distributed cluster --------------------------------------------------------------

@@ -968,26 +968,3 @@ def test_nested_lists_are_accepted(backend):
     out = pyconv.conv2d(x, w, backend=backend)
     assert out.dtype == F64
     assert out.tolist() == [[[10.0]]]
-
-
-# --------------------------------------------------------------------------------------
-# The backend argument.
-# --------------------------------------------------------------------------------------
-
-
-def test_unknown_backend_lists_the_known_ones():
-    with pytest.raises(ValueError, match="nonexistent") as info:
-        pyconv.conv2d(z(1, 1, 3, 3), z(1, 1, 3, 3), backend="nonexistent")
-    msg = str(info.value)
-    assert "cython" in msg
-    assert "numpy" in msg
-    assert "pyconv.backends" in msg  # says how to get others
-
-
-@pytest.mark.parametrize("value", [3, 1.5, b"cython", ["cython"]], ids=repr)
-def test_backend_of_wrong_type(value):
-    with pytest.raises(TypeError) as info:
-        pyconv.conv2d(z(1, 1, 3, 3), z(1, 1, 3, 3), backend=value)
-    msg = str(info.value)
-    assert "backend" in msg, msg
-    assert type(value).__name__ in msg, msg

@@ -305,31 +305,6 @@ def test_the_kernels_start_as_many_threads_as_they_are_told(threads):
     assert last - before == int(threads) - 1
 
 
-def _misaligned(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` whose data starts one byte past an aligned address."""
-    raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
-    out = raw.view(a.dtype).reshape(a.shape)
-    out[...] = a
-    assert not out.flags.aligned
-    return out
-
-
-@pytest.mark.parametrize("which", ["input", "weight", "both"])
-def test_misaligned_arrays_are_copied_before_the_kernels_read_them(rng, which):
-    # a C-contiguous but misaligned array must not be read in place (UB in C; the
-    # sanitizer build reports it), whether it comes through the fast entry or not
-    x = rng.standard_normal((1, 8, 32, 32)).astype(np.float32)
-    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
-    want = pyconv.conv2d(x, w)
-    xm = _misaligned(x) if which in ("input", "both") else x
-    wm = _misaligned(w) if which in ("weight", "both") else w
-    got = _core.conv2d_fast(xm, wm, None, 1, 0, 1, 1)
-    assert np.array_equal(got, want)
-    copied = (xm is not x) * x.nbytes + (wm is not w) * w.nbytes
-    assert _core.workspace_bytes() >= copied
-    assert np.array_equal(pyconv.conv2d(xm, wm), want)
-
-
 @pytest.mark.parametrize(
     "case",
     [

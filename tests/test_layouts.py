@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import _core
 from pyconv.testing import assert_conv_close
 
 # name: (x shape, w shape, has bias, stride, padding, dilation, groups)
@@ -396,3 +397,19 @@ def test_unaligned_arrays_reach_the_backends_aligned():
     np.testing.assert_array_equal(px, base)
     view = base[:, :, 1:, ::2]
     assert np.shares_memory(prepare_conv2d(view, np.asarray(w), None, 1, 0, 1, 1)[0], base)
+
+
+@pytest.mark.parametrize("which", ["input", "weight", "both"])
+def test_misaligned_arrays_are_copied_before_the_kernels_read_them(rng, which):
+    # a C-contiguous but misaligned array must not be read in place (UB in C; the
+    # sanitizer build reports it), whether it comes through the fast entry or not
+    x = rng.standard_normal((1, 8, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    want = pyconv.conv2d(x, w)
+    xm = _unaligned(x) if which in ("input", "both") else x
+    wm = _unaligned(w) if which in ("weight", "both") else w
+    got = _core.conv2d_fast(xm, wm, None, 1, 0, 1, 1)
+    assert np.array_equal(got, want)
+    copied = (xm is not x) * x.nbytes + (wm is not w) * w.nbytes
+    assert _core.workspace_bytes() >= copied
+    assert np.array_equal(pyconv.conv2d(xm, wm), want)

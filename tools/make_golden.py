@@ -52,7 +52,7 @@ import numpy as np
 FORMAT = 1
 SEED = 20260501
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "src" / "pyconv" / "testing" / "data"
+DEFAULT_OUT = ROOT / "pyconv" / "testing" / "data"
 MANIFEST = "golden.json"
 ARRAYS = "golden.npz"
 FIXED_POINT_BITS = 20  # float64 inputs: k * 2**-20, |k| < 2**20 (see the module docstring)

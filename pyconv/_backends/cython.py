@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from .._validation import ConvSpec
-
-try:
-    from .. import _core
-except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    raise ImportError(
-        "the compiled module pyconv._core is missing, so the 'cython' backend is "
-        "unavailable; reinstall pyconv with a C compiler available (pip install .), or "
-        "use backend='numpy'"
-    ) from exc
 
 __all__ = ["CythonBackend", "conv2d"]
 
@@ -47,5 +39,5 @@ class CythonBackend:
 
     conv2d = staticmethod(conv2d)
     #: validation and the kernels in one compiled call (None when the arguments need the
-    #: full front end); see ``_registry.fast_path`` and ``_core.conv2d_fast``.
+    #: full front end); see ``pyconv._registry.fast_path`` and ``_core.conv2d_fast``.
     _fast_conv2d = staticmethod(_core.conv2d_fast)

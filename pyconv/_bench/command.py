@@ -1,4 +1,8 @@
-"""``pyconv bench``: the command's work once its arguments are parsed (see ``pyconv.cli``)."""
+"""``pyconv bench``: its command line (:func:`add_parser`) and its run (:func:`bench_command`).
+
+:mod:`pyconv.cli` adds the command and reports :class:`BenchUsageError` (exit status 2) and
+:class:`BenchError` (1) as one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,21 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .. import _registry
-from . import report, runner
+from . import machine, report, runner
 from .zoo import ZOO, describe, flops
 
-__all__ = ["BenchError", "BenchUsageError", "bench_command", "positive_float", "thread_list"]
+__all__ = [
+    "BenchError",
+    "BenchUsageError",
+    "add_parser",
+    "bench_command",
+    "positive_float",
+    "positive_int",
+    "thread_list",
+]
 
 
 class BenchUsageError(ValueError):
@@ -32,6 +45,13 @@ def thread_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"invalid thread list {text!r}: {exc}") from None
 
 
+def positive_int(text: str) -> int:
+    """``argparse`` type of ``--rounds``: an integer >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def positive_float(text: str) -> float:
     """``argparse`` type of the peaks and the budget: a number > 0."""
     try:
@@ -41,6 +61,119 @@ def positive_float(text: str) -> float:
     if not v > 0 or v == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return v
+
+
+_BENCH_DESCRIPTION = """\
+Time torch.nn.functional.conv2d and pyconv's backends side by side, in this process, on
+the shape zoo (the article's tiny cases, per-call overhead, ResNet-50 layers at batch 1
+and 8, depthwise, dilated, a 2048x2048 image, float64; `--list` shows them).
+
+For each shape and thread count, pyconv, torch and the BLAS (through threadpoolctl) are
+set to that many threads (restored afterwards); every method is called once (warm-up),
+then the methods take turns for --rounds rounds; in each round a method records the
+median of as many calls as fit --budget seconds (3 to 5000 calls; the numpy reference at
+most 3).  The table shows the median over rounds: time, GFLOP/s, % of peak (peak per
+core x threads) and t_torch / t (above 1: faster than torch).  The CPU load of other
+processes during each row is measured (/proc/stat minus this process) and printed; rows
+above 0.25 cores are flagged '!'.  Every output is checked once per row against the exact
+result under the backend's accuracy contract: a wrong result shows WRONG and the exit
+status is 1.
+
+Backends: by default every available backend except 'numpy' (the slow reference) and
+'torch' (pyconv's wrapper of the torch column, shown as pyconv-torch); name them with
+--backends, or --backends all.  The default backend is called as users call it,
+pyconv.conv2d(x, w, ...) without backend=; the others with backend=NAME.  Without torch
+installed there is no torch column and no ratio (the header says why).
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``bench`` command to ``sub`` (from ``ArgumentParser.add_subparsers``)."""
+    peak = machine.peak_per_core()
+    bp: argparse.ArgumentParser = sub.add_parser(
+        "bench",
+        help="time the backends against torch on the shape zoo, print a table",
+        description=_BENCH_DESCRIPTION,
+        epilog="examples:\n  pyconv bench --filter r50 --threads 1,2\n"
+        "  pyconv bench --filter 'dw*' --backends cython,numpy --json dw.json\n"
+        "  pyconv bench --quick --filter seed,overhead --threads 1   (CI: runs, judges nothing)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bp.add_argument(
+        "--threads",
+        metavar="N,N",
+        type=thread_list,
+        default=None,
+        help="thread counts (default: 1 and the cores available, here "
+        f"{machine.available_cores()})",
+    )
+    bp.add_argument(
+        "--filter",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="shapes whose name contains PATTERN, or matches it as a glob "
+        "('r50_*_b1'); repeatable or comma-separated (default: all)",
+    )
+    bp.add_argument(
+        "--backends",
+        metavar="NAME,NAME",
+        dest="backend_names",
+        action="append",
+        default=[],
+        help="backends to time next to torch, or 'all' (default: "
+        "every available one but numpy and torch); repeatable",
+    )
+    bp.add_argument(
+        "--rounds",
+        metavar="N",
+        type=positive_int,
+        default=None,
+        help="interleaved rounds (default: 3; 1 with --quick)",
+    )
+    bp.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        type=positive_float,
+        default=None,
+        help="time of calls per method and round (default: 0.1)",
+    )
+    bp.add_argument(
+        "--quick",
+        action="store_true",
+        help="one round of one call per method: checks that everything runs (CI), measures nothing",
+    )
+    bp.add_argument(
+        "--json",
+        metavar="FILE",
+        default=None,
+        help="also write everything to FILE: per-round medians, calls, the table, "
+        "versions, CPU, ISA, build flags, BLAS, environment, load",
+    )
+    bp.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="the table as aligned text (default) or a markdown pipe table",
+    )
+    for flag, dtype, value in (
+        ("--peak-f32", "float32", peak.float32),
+        ("--peak-f64", "float64", peak.float64),
+    ):
+        bp.add_argument(
+            flag,
+            metavar="GFLOPS",
+            type=positive_float,
+            default=None,
+            help=f"{dtype} peak GFLOP/s per core for '%%peak' (default: {value:g}, "
+            f"{peak.source}; give yours)",
+        )
+    bp.add_argument(
+        "--no-check", action="store_true", help="skip checking the outputs against the exact result"
+    )
+    bp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bp.add_argument("--list", action="store_true", help="list the shapes and exit")
+    return bp
 
 
 def _backends(values: list[str]) -> list[str] | None:
@@ -53,7 +186,7 @@ def _backends(values: list[str]) -> list[str] | None:
     known = {b.name for b in _registry.backends()}
     for n in names:
         if n not in known:
-            raise BenchUsageError(str(_registry._unknown(n)))
+            raise BenchUsageError(str(_registry.unknown_backend_error(n)))
     return names
 
 
@@ -82,7 +215,7 @@ def bench_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise BenchUsageError(str(exc)) from None
     names = _backends(args.backend_names)
-    threads = args.threads or list(dict.fromkeys([1, runner.machine.available_cores()]))
+    threads = args.threads or list(dict.fromkeys([1, machine.available_cores()]))
     json_path = Path(args.json) if args.json else None
     if json_path is not None:
         folder = json_path.parent
@@ -90,8 +223,11 @@ def bench_command(args: argparse.Namespace) -> int:
             raise BenchError(
                 f"cannot write the JSON file {str(json_path)!r}: no such folder, or not writable"
             )
-    peaks = {"peak_f32": args.peak_f32, "peak_f64": args.peak_f64, "check": not args.no_check}
-    settings = runner.Settings.quick(**peaks) if args.quick else runner.Settings(**peaks)
+    peaks: dict[str, Any] = {"peak_f32": args.peak_f32, "peak_f64": args.peak_f64}
+    if None not in peaks.values():
+        peaks["peak_source"] = "given on the command line"
+    kw = {**peaks, "check": not args.no_check}
+    settings = runner.Settings.quick(**kw) if args.quick else runner.Settings(**kw)
     if args.rounds is not None:
         settings.rounds = args.rounds
     if args.budget is not None:

@@ -8,19 +8,21 @@ import platform
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import _registry, _threads
+from .. import _core, _registry, _threads
 from .._version import __version__
 
 __all__ = [
     "ENV_VARS",
     "LoadMeter",
+    "Peak",
     "available_cores",
     "import_torch",
     "machine_info",
+    "peak_per_core",
     "pinned_threads",
 ]
 
@@ -49,6 +51,32 @@ def import_torch() -> tuple[Any, str | None]:
     return torch, None
 
 
+# ---- peak ----------------------------------------------------------------------------
+
+
+class Peak(NamedTuple):
+    """Peak GFLOP/s per core, the denominator of "% of peak", and where it comes from."""
+
+    float32: float
+    float64: float
+    source: str
+
+
+def peak_per_core() -> Peak:
+    """Return the peak GFLOP/s of one core, float32 and float64, and its source.
+
+    The one place the bench's default peaks come from (``pyconv bench --peak-f32`` and
+    ``--peak-f64`` override them).  For now: the figures measured on pyconv's development
+    machine with a chain of independent 512-bit FMAs (two FMA pipes at about 4.2 GHz,
+    DESIGN.md section 5), whatever machine this is.
+    """
+    return Peak(
+        270.0,
+        135.0,
+        "measured on pyconv's development machine, an AMD EPYC Zen 5 with AVX-512",
+    )
+
+
 # ---- threads -------------------------------------------------------------------------
 
 
@@ -75,7 +103,7 @@ def pinned_threads(n: int, torch: Any = None) -> Iterator[str | None]:
         from threadpoolctl import threadpool_limits
     except ImportError:
         blas: contextlib.AbstractContextManager = contextlib.nullcontext()
-        note = "threadpoolctl is not installed, so the BLAS thread count was left alone"
+        note: str | None = "threadpoolctl is not installed, so the BLAS thread count was left alone"
     else:
         blas = threadpool_limits(limits=n, user_api="blas")
         note = None
@@ -208,17 +236,11 @@ def machine_info(torch: Any = None) -> dict:
     torch : module, optional
         The torch module, if it is used (its version and configuration are recorded).
     """
-    try:
-        from .. import _core
-    except ImportError as exc:
-        core: dict = {"compiled": False, "error": str(exc)}
-    else:
-        core = {
-            "compiled": True,
-            "isa": _core.isa(),
-            "cflags": _core.build_cflags(),
-            "openmp": _core.openmp_enabled(),
-        }
+    core = {
+        "isa": _core.isa(),
+        "cflags": _core.build_cflags(),
+        "openmp": _core.openmp_enabled(),
+    }
     plugins = {
         b.name: f"{b.distribution} {b.version}"
         for b in _registry.backends()

@@ -11,11 +11,6 @@ from .runner import LOAD_LIMIT, TORCH, Bench, Row
 
 __all__ = ["Progress", "fmt_gflops", "fmt_time", "header", "table", "table_cells"]
 
-_PEAK_SOURCE = (
-    "the defaults, measured on pyconv's development machine, an AMD EPYC Zen 5 with "
-    "AVX-512: give yours with --peak-f32/--peak-f64"
-)
-
 
 def fmt_time(t: float | None) -> str:
     """Seconds as ``'3.81 us'``, ``'1.05 ms'`` or ``'1.12 s'`` (3 significant digits)."""
@@ -124,8 +119,6 @@ def header(bench: Bench) -> list[str]:
     build = (
         f"kernel ISA {core['isa']}, built with {core['cflags']}, "
         f"OpenMP {'on' if core['openmp'] else 'OFF'}"
-        if core["compiled"]
-        else f"compiled core MISSING ({core['error']})"
     )
     versions = f"pyconv {m['pyconv']}, numpy {m['numpy']}, torch {m['torch'] or 'absent'}"
     versions += "".join(f", {v}" for v in m["plugins"].values())
@@ -145,8 +138,7 @@ def header(bench: Bench) -> list[str]:
         f"to each in turn); load average (1 min) at start: "
         f"{'n/a' if la is None else f'{la:.2f}'}",
         f"peak: {s.peak_f32:g} GFLOP/s per core float32, {s.peak_f64:g} float64 "
-        f"({_PEAK_SOURCE if _default_peaks(bench) else 'given on the command line'}); "
-        "%peak = GFLOP/s / (peak x threads)",
+        f"({s.peak_source}); %peak = GFLOP/s / (peak x threads)",
         f"method: {s.rounds} interleaved round{'s' if s.rounds != 1 else ''}; in each, the "
         f"median of {s.min_calls}..{s.max_calls} calls filling {s.budget:g} s per method; "
         "shown: the median over rounds",
@@ -164,13 +156,6 @@ def header(bench: Bench) -> list[str]:
         )
     lines += [f"note: {n}" for n in bench.notes]
     return lines
-
-
-def _default_peaks(bench: Bench) -> bool:
-    from .runner import DEFAULT_PEAK
-
-    s = bench.settings
-    return (s.peak_f32, s.peak_f64) == (DEFAULT_PEAK["float32"], DEFAULT_PEAK["float64"])
 
 
 def footer(bench: Bench) -> list[str]:

@@ -10,6 +10,7 @@ other processes is measured over the whole row.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import gc
 import statistics
 import time
@@ -26,7 +27,6 @@ from . import machine
 from .zoo import ZOO, describe, flops, make_case
 
 __all__ = [
-    "DEFAULT_PEAK",
     "TORCH",
     "Bench",
     "Result",
@@ -43,8 +43,6 @@ __all__ = [
 TORCH = "torch"
 #: Label of pyconv's own ``torch`` backend (torch behind pyconv's front end).
 TORCH_BACKEND_LABEL = "pyconv-torch"
-#: GFLOP/s per core measured on pyconv's development machine (reference/perf-anchors.md).
-DEFAULT_PEAK = {"float32": 270.0, "float64": 135.0}
 #: Backends left out unless named: why.
 NOT_BY_DEFAULT = {
     "numpy": "the reference, written for clarity, not speed",
@@ -162,8 +160,11 @@ class Settings:
         :data:`NUMPY_MAX_CALLS` for the numpy reference).
     check : bool
         Whether outputs are checked against the exact result.
-    peak_f32, peak_f64 : float
-        GFLOP/s per core that "% of peak" divides by (times the thread count).
+    peak_f32, peak_f64 : float, optional
+        GFLOP/s per core that "% of peak" divides by (times the thread count); one not
+        given is :func:`.machine.peak_per_core`'s.
+    peak_source : str
+        Where the peaks come from (filled in for those not given).
     """
 
     rounds: int = 3
@@ -171,8 +172,27 @@ class Settings:
     min_calls: int = 3
     max_calls: int = 5000
     check: bool = True
-    peak_f32: float = DEFAULT_PEAK["float32"]
-    peak_f64: float = DEFAULT_PEAK["float64"]
+    peak_f32: float | None = None
+    peak_f64: float | None = None
+    peak_source: str = "given"
+
+    def __post_init__(self) -> None:
+        if self.peak_f32 is not None and self.peak_f64 is not None:
+            return
+        default = machine.peak_per_core()
+        if self.peak_f32 is None and self.peak_f64 is None:
+            self.peak_source = (
+                f"the defaults, {default.source}: give yours with --peak-f32/--peak-f64"
+            )
+        else:
+            given, other = (
+                ("float32", "float64") if self.peak_f32 is not None else ("float64", "float32")
+            )
+            self.peak_source = f"{given} given, {other} the default, {default.source}"
+        if self.peak_f32 is None:
+            self.peak_f32 = default.float32
+        if self.peak_f64 is None:
+            self.peak_f64 = default.float64
 
     @classmethod
     def quick(cls, **kw: Any) -> Settings:
@@ -181,7 +201,9 @@ class Settings:
 
     def peak(self, dtype: str) -> float:
         """Peak GFLOP/s per core for ``dtype``."""
-        return self.peak_f64 if dtype == "float64" else self.peak_f32
+        peak = self.peak_f64 if dtype == "float64" else self.peak_f32
+        assert peak is not None  # filled in by __post_init__
+        return peak
 
 
 @dataclass
@@ -307,7 +329,7 @@ def _time(fn: Callable[[], Any], budget: float, min_calls: int, max_calls: int) 
 
 
 def _label(backend: Any) -> str:
-    name = backend if isinstance(backend, str) else _registry._name(backend)
+    name = backend if isinstance(backend, str) else _registry.backend_name(backend)
     return TORCH_BACKEND_LABEL if name == "torch" else name
 
 
@@ -347,20 +369,18 @@ def _methods(name: str, torch: Any, objs: dict[str, tuple]) -> tuple[list[_Metho
         methods.append(_Method(TORCH, call_torch))
     *_, spec = prepare_conv2d(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
     for label, (obj, plain) in objs.items():
-        ok = _registry._supports(obj, spec)
+        ok = _registry.supports(obj, spec)
         if ok is not True:
             methods.append(_Method(label, None, skipped=str(ok)))
             continue
+        call: Callable[[], np.ndarray]
         if plain:  # the default backend: the call users make, with its fast path
 
             def call() -> np.ndarray:
                 return conv2d(x, w, b, **kw)
 
         else:
-
-            def call(obj: Any = obj) -> np.ndarray:
-                return conv2d(x, w, b, **kw, backend=obj)
-
+            call = functools.partial(conv2d, x, w, b, **kw, backend=obj)
         slow = getattr(obj, "name", None) == "numpy"
         methods.append(
             _Method(label, call, _contract(obj), max_calls=NUMPY_MAX_CALLS if slow else None)
@@ -383,30 +403,30 @@ def _measure(
 ) -> tuple[dict[str, Result], dict[str, Any]]:
     """Warm up, then interleaved rounds; return label -> Result, and the warm-up outputs."""
     results = {m.label: Result(m.label, skipped=m.skipped) for m in methods}
-    live = [m for m in methods if m.fn is not None]
+    live = [(m, m.fn) for m in methods if m.fn is not None]
     outputs: dict[str, Any] = {}
 
     def failed(m: _Method, exc: Exception) -> None:  # a broken backend is reported, not fatal
         results[m.label].error = f"{type(exc).__name__}: {exc}"
         results[m.label].rounds.clear()
         results[m.label].calls.clear()
-        live.remove(m)
+        live[:] = [(lm, fn) for lm, fn in live if lm is not m]
 
-    for m in list(live):
+    for m, fn in list(live):
         try:
-            outputs[m.label] = m.fn()
+            outputs[m.label] = fn()
         except Exception as exc:
             failed(m, exc)
     for r in range(settings.rounds):
         k = r % len(live) if live else 0
-        for m in live[k:] + live[:k]:  # rotate the order: no method is always first
+        for m, fn in live[k:] + live[:k]:  # rotate the order: no method is always first
             if progress is not None:
                 progress.step(f"round {r + 1}/{settings.rounds} {m.label}")
             cap = (
                 settings.max_calls if m.max_calls is None else min(m.max_calls, settings.max_calls)
             )
             try:
-                med, n = _time(m.fn, settings.budget, min(settings.min_calls, cap), cap)
+                med, n = _time(fn, settings.budget, min(settings.min_calls, cap), cap)
             except Exception as exc:
                 failed(m, exc)
                 continue
@@ -472,7 +492,7 @@ def run_bench(
         if plain:
             calls[_label(b)] = "pyconv.conv2d(...) with no backend= (the default)"
         else:
-            what = repr(b) if isinstance(b, str) else f"<{_registry._name(b)} object>"
+            what = repr(b) if isinstance(b, str) else f"<{_registry.backend_name(b)} object>"
             calls[_label(b)] = f"pyconv.conv2d(..., backend={what})"
     torch, missing = machine.import_torch() if use_torch else (None, "not requested")
     methods = ([TORCH] if torch is not None else []) + list(objs)

@@ -88,11 +88,11 @@ from ._accuracy import (
     compare_to_exact,
     exact_conv2d,
 )
+from ._cases import ConformanceFailure
 from ._golden import ErrorCase, GoldenCase, GoldenData, GoldenDataError, load_golden
-from ._suite import (
+from ._runner import (
     CaseSkipped,
     ConformanceCase,
-    ConformanceFailure,
     ConformanceReport,
     check_backend,
     collect_cases,

@@ -11,12 +11,12 @@ import pytest
 from pyconv._validation import prepare_conv2d
 from pyconv.testing import exact_conv2d
 
-from pyconv_fft import _spec
+from pyconv_fft import entry_point
 from pyconv_fft.backend import FFTBackend, conv2d, make_plan
 
 torch = pytest.importorskip("torch")
 
-C_DECLARED = _spec.SPEC["capabilities"]["accuracy_c"]
+C_DECLARED = entry_point.SPEC["capabilities"]["accuracy_c"]
 DTYPES = [np.float32, np.float64]
 
 

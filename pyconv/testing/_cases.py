@@ -1,51 +1,38 @@
-"""The conformance suite: cases bound to a backend, the report, the pytest helpers."""
+"""The conformance cases: what each one calls and what it checks, before it meets a backend.
+
+A case definition (:class:`CaseDef`) holds the calls it makes (so the runner can tell
+whether the backend declares what they need) and a check that takes the backend under test
+(:class:`Target`) and raises :class:`ConformanceFailure` if the backend gets it wrong.
+:func:`definitions` lists them all: torch's golden results, the error cases, then the
+properties (output shape, decomposition, groups, bias, dtype, inputs unmodified, memory
+layouts, determinism).  :mod:`._runner` binds them to a backend, runs them and reports.
+"""
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from .._registry import (
-    BackendUnavailableError,
-    Capabilities,
-    UnsupportedCallError,
-    load_backend,
-)
+from .._registry import BackendUnavailableError, Capabilities, UnsupportedCallError
 from .._threads import get_num_threads, set_num_threads
 from .._validation import ConvSpec, prepare_conv2d
 from ..functional import conv2d
 from ._accuracy import accuracy_bound, compare_to_exact, exact_conv2d
-from ._golden import ErrorCase, GoldenCase, GoldenData, load_golden
+from ._golden import ErrorCase, GoldenCase, GoldenData
 
-__all__ = [
-    "CaseSkipped",
-    "ConformanceCase",
-    "ConformanceFailure",
-    "ConformanceReport",
-    "check_backend",
-    "collect_cases",
-    "conformance_cases",
-    "run_case",
-]
+__all__ = ["Call", "CaseDef", "ConformanceFailure", "Target", "definitions"]
 
 
 class ConformanceFailure(AssertionError):  # noqa: N818 - a failed check, as pytest shows it
     """A backend failed a conformance case it declares it supports."""
 
 
-class CaseSkipped(Exception):  # noqa: N818 - an outcome, like pytest's Skipped
-    """The case needs something the backend does not declare (the reason is the message)."""
-
-
-# --------------------------------------------------------------------------- the backend
-
-
 @dataclass(frozen=True)
-class _Target:
+class Target:
     """The backend under test, with the declaration that picks and judges its cases."""
 
     obj: Any
@@ -64,7 +51,7 @@ class _Target:
         """Call through pyconv's front end, as users do (validation happens there)."""
         return conv2d(x, w, b, stride, padding, dilation, groups, backend=self.obj)
 
-    def applies(self, spec: ConvSpec) -> bool | str:
+    def applies(self, spec: ConvSpec) -> Literal[True] | str:
         ok = self.caps.check(spec)
         if ok is not True:
             return f"not declared: {ok}"
@@ -76,41 +63,8 @@ class _Target:
         return True
 
 
-def _target(name_or_obj: Any, options: Mapping[str, Any]) -> _Target:
-    if isinstance(name_or_obj, str):
-        obj = load_backend(name_or_obj, **options)
-        name = name_or_obj
-    else:
-        if options:
-            raise TypeError(
-                "backend options apply to a backend given by name; configure a backend "
-                f"object yourself (got options {sorted(options)})"
-            )
-        if not hasattr(name_or_obj, "conv2d"):
-            raise TypeError(
-                "check_backend() takes a backend name or an object with a conv2d method, "
-                f"not {type(name_or_obj).__name__}"
-            )
-        obj = name_or_obj
-        name = getattr(obj, "name", None) or type(obj).__name__
-    caps = getattr(obj, "capabilities", None)
-    if caps is None:
-        caps = Capabilities()  # an object that declares nothing claims the defaults
-    elif isinstance(caps, Mapping):
-        caps = Capabilities.from_dict(caps)
-    elif not isinstance(caps, Capabilities):
-        raise TypeError(
-            f"backend {name!r}: capabilities must be a pyconv.Capabilities (or a dict), "
-            f"not {type(caps).__name__}"
-        )
-    return _Target(obj, name, caps)
-
-
-# --------------------------------------------------------------------------- cases
-
-
 @dataclass(frozen=True)
-class _Call:
+class Call:
     """A conv2d call a case makes, for deciding whether the backend declares it."""
 
     x: Any
@@ -127,131 +81,16 @@ class _Call:
         )[3]
 
 
-def _needs(spec: ConvSpec) -> list[str]:
-    """List what a call needs, in the words of :class:`pyconv.Capabilities`."""
-    out = [spec.dtype.name]
-    if spec.stride != (1, 1):
-        out.append("stride")
-    if spec.dilation != (1, 1):
-        out.append("dilation")
-    if spec.groups != 1:
-        out.append("groups")
-    top, bottom, left, right = spec.padding
-    kind = "none" if not any(spec.padding) else "symmetric"
-    if top != bottom or left != right:
-        kind = "asymmetric"
-    out.append(f"padding:{kind}")
-    return out
-
-
 @dataclass(frozen=True)
-class _Def:
+class CaseDef:
     """A case before it is bound to a backend."""
 
     id: str
     kind: str  # 'golden', 'error' or 'property'
     description: str
-    calls: tuple[_Call, ...]
-    check: Callable[[_Target], float | None]
+    calls: tuple[Call, ...]
+    check: Callable[[Target], float | None]
     deterministic: bool = False  # applies only to backends that declare determinism
-
-
-@dataclass(frozen=True)
-class ConformanceCase:
-    """One conformance case bound to a backend; run it with :func:`run_case`.
-
-    Attributes
-    ----------
-    id : str
-        Readable and stable: ``golden-...`` (torch's results), ``error-...`` (invalid
-        calls) or ``prop-...`` (properties).
-    kind : str
-        ``'golden'``, ``'error'`` or ``'property'``.
-    description : str
-        What the case checks.
-    needs : tuple of str
-        What its calls need, in the terms of :class:`pyconv.Capabilities`: the dtype,
-        ``'stride'``, ``'dilation'``, ``'groups'``, ``'padding:<kind>'``,
-        ``'deterministic'``.
-    backend : str
-        The backend's name.
-    contract, c
-        The accuracy contract the backend declares, and its constant.
-    skip_reason : str or None
-        Why the case does not apply to this backend (None: it applies and must pass).
-    """
-
-    id: str
-    kind: str
-    description: str
-    needs: tuple[str, ...]
-    backend: str
-    contract: str
-    c: float
-    skip_reason: str | None
-    _target: _Target = field(repr=False, compare=False)
-    _check: Callable[[_Target], float | None] = field(repr=False, compare=False)
-
-    def run(self) -> float | None:
-        """Run the case.
-
-        Returns
-        -------
-        float or None
-            For cases compared with an exact result, the largest error as a fraction of
-            the contract's bound (<= 1).
-
-        Raises
-        ------
-        CaseSkipped
-            The case does not apply to the backend (``skip_reason``).
-        ConformanceFailure
-            The backend got it wrong; the message says how.
-        """
-        if self.skip_reason is not None:
-            raise CaseSkipped(self.skip_reason)
-        try:
-            return self._check(self._target)
-        except ConformanceFailure:
-            raise
-        except AssertionError as exc:
-            raise ConformanceFailure(str(exc)) from exc
-        except Exception as exc:
-            raise ConformanceFailure(f"raised {type(exc).__name__}: {exc}") from exc
-
-    def __str__(self) -> str:
-        return self.id
-
-
-def _bind(d: _Def, t: _Target) -> ConformanceCase:
-    needs: list[str] = []
-    reason = None
-    for call in d.calls:
-        spec = call.spec()
-        needs += [n for n in _needs(spec) if n not in needs]
-        if reason is None:
-            try:
-                ok = t.applies(spec)
-            except Exception:  # a supports() that raises fails the case when it runs
-                ok = True
-            if ok is not True:
-                reason = ok
-    if d.deterministic:
-        needs.append("deterministic")
-        if reason is None and not t.caps.deterministic:
-            reason = "not declared: the backend does not declare deterministic results"
-    return ConformanceCase(
-        id=d.id,
-        kind=d.kind,
-        description=d.description,
-        needs=tuple(needs),
-        backend=t.name,
-        contract=t.contract,
-        c=t.c,
-        skip_reason=reason,
-        _target=t,
-        _check=d.check,
-    )
 
 
 # --------------------------------------------------------------------------- checks
@@ -281,7 +120,7 @@ def _unmodified(arrays, originals, what=("input", "weight", "bias")) -> None:
             raise ConformanceFailure(f"the backend modified its {name} array")
 
 
-def _against_golden(got: Any, case: GoldenCase, t: _Target) -> float:
+def _against_golden(got: Any, case: GoldenCase, t: Target) -> float:
     _result(got, case.dtype, case.expected.shape)
     r = compare_to_exact(
         got, case.expected, case.magnitude, case.K, case.dtype, contract=t.contract, c=t.c
@@ -305,25 +144,25 @@ def _against_golden(got: Any, case: GoldenCase, t: _Target) -> float:
     return r["worst"]
 
 
-def _golden_def(case: GoldenCase) -> _Def:
-    def check(t: _Target) -> float:
+def _golden_def(case: GoldenCase) -> CaseDef:
+    def check(t: Target) -> float:
         x, w = np.array(case.x), np.array(case.w)  # writeable copies
         b = None if case.b is None else np.array(case.b)
         got = t.conv(x, w, b, **case.params)
         _unmodified((x, w, b), (case.x, case.w, case.b))
         return _against_golden(got, case, t)
 
-    return _Def(
+    return CaseDef(
         case.id,
         "golden",
         f"{case.description}: torch's result, within the contract",
-        (_Call(case.x, case.w, case.b, **case.params),),
+        (Call(case.x, case.w, case.b, **case.params),),
         check,
     )
 
 
-def _error_def(case: ErrorCase) -> _Def:
-    def check(t: _Target) -> None:
+def _error_def(case: ErrorCase) -> CaseDef:
+    def check(t: Target) -> None:
         x, w, b = case.arrays()
         expected = case.error.__name__
         try:
@@ -343,7 +182,7 @@ def _error_def(case: ErrorCase) -> _Def:
 
     named = (("input", case.input), ("weight", case.weight), ("bias", case.bias))
     args = ", ".join(f"{n}={a[0]}:{a[1]}" for n, a in named if a is not None)
-    return _Def(
+    return CaseDef(
         case.id,
         "error",
         f"{case.description} ({args}, {case.params}) raises {case.error.__name__}",
@@ -395,21 +234,21 @@ _LAYOUTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 }
 
 
-def _layout_def(case: GoldenCase, name: str) -> _Def:
+def _layout_def(case: GoldenCase, name: str) -> CaseDef:
     text, make = _LAYOUTS[name]
 
-    def check(t: _Target) -> float:
+    def check(t: Target) -> float:
         x, w = make(np.array(case.x)), make(np.array(case.w))
         b = None if case.b is None else make(np.array(case.b))
         got = t.conv(x, w, b, **case.params)
         _unmodified((x, w, b), (case.x, case.w, case.b))
         return _against_golden(got, case, t)
 
-    return _Def(
+    return CaseDef(
         f"prop-layout-{name}-{case.dtype.name}",
         "property",
         f"{text}: same result as {case.id}",
-        (_Call(case.x, case.w, case.b, **case.params),),
+        (Call(case.x, case.w, case.b, **case.params),),
         check,
     )
 
@@ -440,7 +279,7 @@ def _close(what: str, a: np.ndarray, b: np.ndarray, tol: np.ndarray) -> None:
         )
 
 
-def _scale(t: _Target, A: np.ndarray) -> np.ndarray:
+def _scale(t: Target, A: np.ndarray) -> np.ndarray:
     """Return what one extra rounding is measured against under the declared contract."""
     if t.contract == "normwise":
         return np.full_like(A, A.max() if A.size else 0)
@@ -479,32 +318,32 @@ _SHAPES = [
 ]
 
 
-def _shape_def(spec) -> _Def:
+def _shape_def(spec) -> CaseDef:
     sid, xs, ws, stride, padding, dilation, groups, dtype = spec
     rng = _rng(f"shape-{sid}")
     x, w = _normal(rng, xs, dtype), _normal(rng, ws, dtype)
     want = _expected_shape(xs, ws, stride, padding, dilation)
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         got = t.conv(x, w, None, stride, padding, dilation, groups)
         _result(got, np.dtype(dtype), want)
 
-    return _Def(
+    return CaseDef(
         f"prop-shape-{sid}",
         "property",
         f"output shape {want} by torch's formula for input {xs}, weight {ws}, stride "
         f"{stride}, padding {padding!r}, dilation {dilation}, groups {groups}",
-        (_Call(x, w, None, stride, padding, dilation, groups),),
+        (Call(x, w, None, stride, padding, dilation, groups),),
         check,
     )
 
 
-def _decomposition_def(sid: str, x, w, b, stride=1, padding=0, dilation=1, source="") -> _Def:
+def _decomposition_def(sid: str, x, w, b, stride=1, padding=0, dilation=1, source="") -> CaseDef:
     params = {"stride": stride, "padding": padding, "dilation": dilation}
     cin = x.shape[-3]
     slices = [(x[..., c : c + 1, :, :], w[:, c : c + 1]) for c in range(cin)]
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         full = t.conv(x, w, b, **params)
         parts = [t.conv(xc, wc, None, **params) for xc, wc in slices]
         _, A, K, dtype = exact_conv2d(x, w, b, **params)
@@ -523,17 +362,17 @@ def _decomposition_def(sid: str, x, w, b, stride=1, padding=0, dilation=1, sourc
         )
 
     what = "the sum over input channels c of conv2d(x[:, c:c+1], w[:, c:c+1])"
-    return _Def(
+    return CaseDef(
         f"prop-decomposition-{sid}",
         "property",
         f"{source}conv2d(x, w{', b' if b is not None else ''}) equals {what}"
         + (" + b" if b is not None else ""),
-        (_Call(x, w, b, **params), *(_Call(xc, wc, None, **params) for xc, wc in slices)),
+        (Call(x, w, b, **params), *(Call(xc, wc, None, **params) for xc, wc in slices)),
         check,
     )
 
 
-def _groups_def(sid, xs, ws, groups, dtype, stride=1, padding=0, dilation=1) -> _Def:
+def _groups_def(sid, xs, ws, groups, dtype, stride=1, padding=0, dilation=1) -> CaseDef:
     rng = _rng(f"groups-{sid}")
     x, w = _normal(rng, xs, dtype), _normal(rng, ws, dtype)
     b = _normal(rng, ws[:1], dtype)
@@ -544,7 +383,7 @@ def _groups_def(sid, xs, ws, groups, dtype, stride=1, padding=0, dilation=1) -> 
         for g in range(groups)
     ]
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         full = t.conv(x, w, b, groups=groups, **params)
         parts = [t.conv(xg, wg, bg, **params) for xg, wg, bg in pieces]
         _, A, K, dt = exact_conv2d(x, w, b, groups=groups, **params)
@@ -559,25 +398,25 @@ def _groups_def(sid, xs, ws, groups, dtype, stride=1, padding=0, dilation=1) -> 
             tol,
         )
 
-    return _Def(
+    return CaseDef(
         f"prop-groups-split-{sid}",
         "property",
         f"groups={groups} on input {xs}, weight {ws} equals splitting the channels into "
         f"{groups} groups, convolving each with groups=1 and concatenating",
         (
-            _Call(x, w, b, groups=groups, **params),
-            *(_Call(xg, wg, bg, **params) for xg, wg, bg in pieces),
+            Call(x, w, b, groups=groups, **params),
+            *(Call(xg, wg, bg, **params) for xg, wg, bg in pieces),
         ),
         check,
     )
 
 
-def _bias_def(dtype: str) -> _Def:
+def _bias_def(dtype: str) -> CaseDef:
     rng = _rng(f"bias-{dtype}")
     x, w = _normal(rng, (2, 3, 7, 8), dtype), _normal(rng, (4, 3, 3, 3), dtype)
     b = _normal(rng, (4,), dtype) * np.array(10, dtype)
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         with_b = t.conv(x, w, b, padding=1)
         without = t.conv(x, w, None, padding=1)
         _, A, K, dt = exact_conv2d(x, w, b, padding=1)
@@ -588,16 +427,16 @@ def _bias_def(dtype: str) -> _Def:
         tol = 2 * accuracy_bound(A, K, dt, t.contract, t.c) + extra
         _close("conv2d(x, w, b) and conv2d(x, w) + b", with_b, added, tol)
 
-    return _Def(
+    return CaseDef(
         f"prop-bias-additive-{dtype}",
         "property",
         f"conv2d(x, w, b) equals conv2d(x, w) + b ({dtype}, padding 1)",
-        (_Call(x, w, b, padding=1), _Call(x, w, None, padding=1)),
+        (Call(x, w, b, padding=1), Call(x, w, None, padding=1)),
         check,
     )
 
 
-def _dtype_def(dtype: str) -> _Def:
+def _dtype_def(dtype: str) -> CaseDef:
     rng = _rng(f"dtype-{dtype}")
     x, w, b = (
         _normal(rng, (2, 2, 6, 5), dtype),
@@ -605,7 +444,7 @@ def _dtype_def(dtype: str) -> _Def:
         _normal(rng, (3,), dtype),
     )
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         dt = np.dtype(dtype)
         for label, xi in (("batched", x), ("unbatched", x[0])):
             got = t.conv(xi, w, b)
@@ -615,22 +454,22 @@ def _dtype_def(dtype: str) -> _Def:
             if not got.flags.writeable:
                 raise ConformanceFailure(f"the {label} output is read-only, not a new array")
 
-    return _Def(
+    return CaseDef(
         f"prop-dtype-{dtype}",
         "property",
         f"{dtype} in, {dtype} out: a new, writeable numpy.ndarray (batched and unbatched)",
-        (_Call(x, w, b), _Call(x[0], w, b)),
+        (Call(x, w, b), Call(x[0], w, b)),
         check,
     )
 
 
-def _unmodified_def(dtype: str) -> _Def:
+def _unmodified_def(dtype: str) -> CaseDef:
     rng = _rng(f"unmodified-{dtype}")
     xbig = _normal(rng, (2, 3, 9, 10), dtype)
     w, b = _normal(rng, (4, 3, 3, 2), dtype), _normal(rng, (4,), dtype)
     inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         big, wc, bc = xbig.copy(), w.copy(), b.copy()
         x = big[inner]  # a writeable view: writes beyond it would show in `big`
         t.conv(x, wc, bc, 2, 1, 1, 1)
@@ -638,23 +477,23 @@ def _unmodified_def(dtype: str) -> _Def:
             (big, wc, bc), (xbig, w, b), ("input (or the array around it)", "weight", "bias")
         )
 
-    return _Def(
+    return CaseDef(
         f"prop-inputs-unmodified-{dtype}",
         "property",
         f"the input (a view into a larger array), weight and bias are left unchanged "
         f"({dtype}, stride 2, padding 1)",
-        (_Call(xbig[inner], w, b, 2, 1),),
+        (Call(xbig[inner], w, b, 2, 1),),
         check,
     )
 
 
-def _deterministic_def(dtype: str) -> _Def:
+def _deterministic_def(dtype: str) -> CaseDef:
     rng = _rng(f"deterministic-{dtype}")
     c = 16 if dtype == "float32" else 8
     x = _normal(rng, (2, c, 32, 32), dtype)
     w, b = _normal(rng, (c, c, 3, 3), dtype), _normal(rng, (c,), dtype)
 
-    def check(t: _Target) -> None:
+    def check(t: Target) -> None:
         first = t.conv(x, w, b, padding=1)
         _result(first, np.dtype(dtype), (2, c, 32, 32))
         runs = [("a second identical call", lambda: t.conv(x, w, b, padding=1))]
@@ -678,18 +517,18 @@ def _deterministic_def(dtype: str) -> _Def:
                     f"not deterministic: {what} gave a different result ({n} elements differ)"
                 )
 
-    return _Def(
+    return CaseDef(
         f"prop-deterministic-{dtype}",
         "property",
         f"identical calls give bitwise identical results, whatever the thread count ({dtype})",
-        (_Call(x, w, b, padding=1),),
+        (Call(x, w, b, padding=1),),
         check,
         deterministic=True,
     )
 
 
-def _definitions(data: GoldenData) -> list[_Def]:
-    defs: list[_Def] = [_golden_def(c) for c in data.cases]
+def definitions(data: GoldenData) -> list[CaseDef]:
+    defs: list[CaseDef] = [_golden_def(c) for c in data.cases]
     defs += [_error_def(e) for e in data.errors]
     defs += [_shape_def(s) for s in _SHAPES]
     art = data.case("golden-article-decomposition")
@@ -718,243 +557,3 @@ def _definitions(data: GoldenData) -> list[_Def]:
         defs += [_layout_def(data.case(base), name) for name in _LAYOUTS]
     defs += [_deterministic_def("float32"), _deterministic_def("float64")]
     return defs
-
-
-# --------------------------------------------------------------------------- entry points
-
-
-def collect_cases(name_or_obj: Any, /, **options: Any) -> list[ConformanceCase]:
-    """Return every conformance case, bound to a backend.
-
-    Parameters
-    ----------
-    name_or_obj : str or backend object
-        An installed backend's name (loaded with :func:`pyconv.load_backend`-style
-        ``options``) or an object with ``conv2d(x, w, b, spec)`` and, optionally,
-        ``capabilities`` and ``supports(spec)``.
-    **options
-        Passed to the backend's constructor (names only).
-
-    Returns
-    -------
-    list of ConformanceCase
-        Golden cases, then error cases, then properties; ``skip_reason`` set on those the
-        backend does not declare.
-
-    Raises
-    ------
-    GoldenDataError
-        The data files are missing or damaged.
-    ValueError, ImportError, TypeError
-        Unknown backend name, unavailable backend, rejected options.
-    """
-    t = _target(name_or_obj, options)
-    data = load_golden()
-    return [_bind(d, t) for d in _definitions(data)]
-
-
-@dataclass
-class ConformanceReport:
-    """The outcome of :func:`check_backend`.
-
-    Attributes
-    ----------
-    backend : str
-        The backend's name.
-    contract : str
-        The accuracy contract checked: the one the backend declares.
-    c : float
-        The contract's constant.
-    deterministic : bool
-        Whether the backend declares deterministic results (and was checked for them).
-    passed : list of str
-        Ids of the cases that passed.
-    failed : list of (str, str)
-        Ids and messages of the cases that failed.
-    skipped : list of (str, str)
-        Ids and reasons of the cases the backend does not declare.
-    worst : float or None
-        The largest error seen on the golden cases, as a fraction of the bound.
-    worst_case : str or None
-        Where it was seen.
-    data : str
-        Where the golden data came from (torch version, date).
-    """
-
-    backend: str
-    contract: str
-    c: float
-    deterministic: bool
-    passed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    worst: float | None = None
-    worst_case: str | None = None
-    data: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when every case the backend declares passed."""
-        return not self.failed
-
-    def summary(self, verbose: bool = False) -> str:
-        """Return a readable report; ``verbose`` also lists the passed cases."""
-        lines = [
-            f"pyconv conformance: backend {self.backend!r}, {self.contract} accuracy contract "
-            f"(c={self.c:g}){', deterministic' if self.deterministic else ''}",
-            f"golden data: {self.data}",
-            f"{len(self.passed)} passed, {len(self.failed)} failed, "
-            f"{len(self.skipped)} skipped (not declared)",
-        ]
-        if self.worst is not None:
-            lines.append(
-                f"largest error on the golden cases: {self.worst:.3g} of the bound "
-                f"({self.worst_case})"
-            )
-        if self.failed:
-            lines.append("FAILED:")
-            lines += [f"  {cid}: {msg}" for cid, msg in self.failed]
-        if self.skipped:
-            lines.append("skipped:")
-            lines += [f"  {cid}: {why}" for cid, why in self.skipped]
-        if verbose and self.passed:
-            lines.append("passed:")
-            lines += [f"  {cid}" for cid in self.passed]
-        lines.append("OK" if self.ok else f"NOT OK: {len(self.failed)} case(s) failed")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-
-def check_backend(name_or_obj: Any, /, **options: Any) -> ConformanceReport:
-    """Run the whole conformance suite on a backend and report.
-
-    Parameters
-    ----------
-    name_or_obj : str or backend object
-        An installed backend's name (see :func:`pyconv.backends`) or a backend object
-        (``conv2d(x, w, b, spec)``, optional ``capabilities`` and ``supports(spec)``; an
-        object without ``capabilities`` is held to the defaults of
-        :class:`pyconv.Capabilities`: everything, elementwise contract, c = 2,
-        deterministic).
-    **options
-        Passed to the named backend's constructor, e.g. ``device='cuda'``.
-
-    Returns
-    -------
-    ConformanceReport
-        ``ok`` is True when every case the backend declares passed; cases it does not
-        declare are skipped with the reason, never failed.
-
-    Raises
-    ------
-    GoldenDataError
-        The data files are missing or damaged.
-    ValueError, ImportError, TypeError
-        Unknown backend name, unavailable backend, rejected options.
-    """
-    cases = collect_cases(name_or_obj, **options)
-    data = load_golden()
-    first = cases[0]
-    report = ConformanceReport(
-        backend=first.backend,
-        contract=first.contract,
-        c=first.c,
-        deterministic=first._target.caps.deterministic,
-        data=(
-            f"{len(data.cases)} value and {len(data.errors)} error cases from torch "
-            f"{data.torch_version}, generated {data.generated}"
-        ),
-    )
-    for case in cases:
-        if case.skip_reason is not None:
-            report.skipped.append((case.id, case.skip_reason))
-            continue
-        try:
-            worst = case.run()
-        except ConformanceFailure as exc:
-            report.failed.append((case.id, str(exc)))
-            continue
-        report.passed.append(case.id)
-        golden = worst is not None and case.kind == "golden"
-        if golden and (report.worst is None or worst > report.worst):
-            report.worst, report.worst_case = worst, case.id
-    return report
-
-
-def conformance_cases(
-    name_or_obj: Any,
-    /,
-    *,
-    expected_failures: Mapping[str, str] | None = None,
-    **options: Any,
-) -> list[Any]:
-    """Return the cases as ``pytest.param`` objects, for ``pytest.mark.parametrize``.
-
-    Parameters
-    ----------
-    name_or_obj : str or backend object
-        As for :func:`check_backend`.
-    expected_failures : mapping of str to str, optional
-        Case id -> reason (e.g. an issue number): those cases become strict ``xfail``
-        (so they fail the run once they pass, reminding you to remove them).
-    **options
-        Passed to the named backend's constructor.
-
-    Returns
-    -------
-    list of pytest.param
-        With the case ids as test ids; cases the backend does not declare carry a
-        ``skip`` mark with the reason.
-
-    Raises
-    ------
-    ValueError
-        ``expected_failures`` names an id that is not a case.
-
-    Examples
-    --------
-    In a third-party backend's test suite::
-
-        from pyconv.testing import conformance_cases, run_case
-
-        @pytest.mark.parametrize("case", conformance_cases("mybackend"))
-        def test_conformance(case):
-            run_case(case)
-    """
-    import pytest
-
-    cases = collect_cases(name_or_obj, **options)
-    xfails = dict(expected_failures or {})
-    unknown = sorted(set(xfails) - {c.id for c in cases})
-    if unknown:
-        raise ValueError(f"expected_failures names ids that are not cases: {unknown}")
-    params = []
-    for case in cases:
-        marks = []
-        if case.skip_reason is not None:
-            marks.append(pytest.mark.skip(reason=case.skip_reason))
-        elif case.id in xfails:
-            marks.append(
-                pytest.mark.xfail(reason=xfails[case.id], strict=True, raises=ConformanceFailure)
-            )
-        params.append(pytest.param(case, id=case.id, marks=marks))
-    return params
-
-
-def run_case(case: ConformanceCase) -> None:
-    """Run one case inside a pytest test: skip it, or fail with the reason.
-
-    Raises
-    ------
-    ConformanceFailure
-        The backend failed the case (an ``AssertionError``).
-    pytest.skip.Exception
-        The backend does not declare what the case needs.
-    """
-    if case.skip_reason is not None:
-        import pytest
-
-        pytest.skip(case.skip_reason)
-    case.run()

@@ -1,0 +1,218 @@
+"""Selection: which backend runs a call.
+
+Most explicit first: ``backend=`` on the call (a name or a backend object);
+:func:`use_backend` (a context variable, so threads and asyncio tasks do not leak into each
+other); :func:`set_backend`; the ``PYCONV_BACKEND`` environment variable (read at import and
+by :func:`refresh_backends`); the default, ``cython``.  A backend that was named is used or
+the call fails with the reason; it never silently falls back to another one.
+
+The hot path, ``resolve(None, spec)`` with nothing selected, is one context-variable read
+and two attribute checks; :func:`fast_path` answers as cheaply, before validation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from .._validation import ConvSpec
+from . import discovery
+from .discovery import load_backend, loaded
+
+__all__ = [
+    "DEFAULT_BACKEND",
+    "UnsupportedCallError",
+    "backend_name",
+    "current_backend_name",
+    "fast_path",
+    "refresh_backends",
+    "resolve",
+    "set_backend",
+    "supports",
+    "use_backend",
+]
+
+DEFAULT_BACKEND = "cython"
+
+
+class UnsupportedCallError(ValueError):
+    """The selected backend cannot run this call; the message gives its reason."""
+
+
+#: A selection: a backend name or object, and the options for loading a name.
+_Choice = tuple[Any, tuple]
+
+_context: contextvars.ContextVar[_Choice | None] = contextvars.ContextVar(
+    "pyconv_backend", default=None
+)
+_global: _Choice | None = None
+_env_choice: str | None = None
+_default_obj: Any = None  # the default backend, once loaded
+
+
+def _check_choice(b: Any) -> Any:
+    if isinstance(b, str) or hasattr(b, "conv2d"):
+        return b
+    raise TypeError(
+        f"backend must be a backend name (str) or an object with a conv2d method, not "
+        f"{type(b).__name__}"
+    )
+
+
+def _choice(backend: Any, options: dict[str, Any]) -> _Choice:
+    """Check a selection and load it now, so that a bad name fails where it is made."""
+    choice = (_check_choice(backend), tuple(sorted(options.items())))
+    _as_object(choice)
+    return choice
+
+
+def _as_object(choice: _Choice) -> Any:
+    backend, options = choice
+    return load_backend(backend, **dict(options)) if isinstance(backend, str) else backend
+
+
+def supports(obj: Any, spec: ConvSpec) -> bool | str:
+    """Return True if backend ``obj`` can run ``spec``, else the reason it cannot."""
+    caps = getattr(obj, "capabilities", None)
+    if caps is not None and not caps.universal:
+        ok = caps.check(spec)
+        if ok is not True:
+            return ok
+    check = getattr(obj, "supports", None)
+    return True if check is None else check(spec)
+
+
+def backend_name(obj: Any) -> str:
+    """Return a backend object's name (its class name if it declares none)."""
+    return getattr(obj, "name", None) or type(obj).__name__
+
+
+def _checked(obj: Any, spec: ConvSpec) -> Any:
+    ok = supports(obj, spec)
+    if ok is not True:
+        raise UnsupportedCallError(f"backend {backend_name(obj)!r} cannot run this call: {ok}")
+    return obj
+
+
+def _default() -> Any:
+    """Load (once) the backend used when nothing is selected and PYCONV_BACKEND is unset."""
+    global _default_obj
+    _default_obj = load_backend(DEFAULT_BACKEND)
+    return _default_obj
+
+
+def fast_path(backend: Any) -> Any:
+    """Return the chosen backend's ``_fast_conv2d`` (validation and work in one call).
+
+    Used by :func:`pyconv.conv2d` before validation, so it must be cheap: it answers for
+    the default backend when nothing is selected, and for a backend chosen on the call,
+    by :func:`use_backend` or by :func:`set_backend` (once a name has been loaded) without
+    options; anything else gets None and takes :func:`resolve`.  The hook is private to
+    pyconv's compiled backend: it returns None for any call it does not handle, and then
+    the full front end runs.
+    """
+    if backend is None:
+        sel = _context.get() or _global
+        if sel is None:
+            if _env_choice is None:
+                return getattr(_default_obj, "_fast_conv2d", None)
+            return None
+        backend, options = sel
+        if options:
+            return None
+    if type(backend) is str:
+        return getattr(loaded.get((backend, ())), "_fast_conv2d", None)
+    return getattr(backend, "_fast_conv2d", None)
+
+
+def resolve(backend: Any, spec: ConvSpec) -> Any:
+    """Return the backend object that runs ``spec``, by the selection rules.
+
+    Raises
+    ------
+    ValueError
+        An unknown backend name.
+    TypeError
+        ``backend`` is neither a name nor an object with a ``conv2d`` method.
+    BackendUnavailableError
+        The chosen backend cannot be loaded.
+    UnsupportedCallError
+        The chosen backend cannot run ``spec`` (the message says why).
+    """
+    if backend is None:
+        sel = _context.get() or _global
+        if sel is None:
+            if _env_choice is None:
+                return _default_obj or _default()  # the default runs every valid call
+            sel = (_env_choice, ())
+        return _checked(_as_object(sel), spec)
+    obj = load_backend(backend) if isinstance(backend, str) else _check_choice(backend)
+    return _checked(obj, spec)
+
+
+@contextlib.contextmanager
+def use_backend(backend: Any, **options: Any) -> Iterator[None]:
+    """Select a backend for the calls made inside a ``with`` block.
+
+    Parameters
+    ----------
+    backend : str or backend object
+        A name (``'cython'``, ``'numpy'``, ``'torch'``, a plugin's name) or a backend
+        object (anything with a ``conv2d`` method).
+    **options
+        Passed to the backend's constructor, e.g. ``use_backend('torch', device='cuda')``.
+
+    Notes
+    -----
+    Built on :mod:`contextvars`: the choice is local to the current thread or asyncio
+    task.  The backend is loaded on entry, so an unknown or unavailable name fails at the
+    ``with`` statement.
+    """
+    token = _context.set(_choice(backend, options))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def set_backend(backend: Any, **options: Any) -> None:
+    """Select the backend for every call in the process (``None`` restores the default).
+
+    ``backend=`` on a call and :func:`use_backend` blocks take precedence.  The backend is
+    loaded now, so an unknown or unavailable name fails here.
+    """
+    global _global
+    _global = None if backend is None else _choice(backend, options)
+
+
+def current_backend_name() -> str:
+    """Name of the backend a call with no ``backend=`` would use now (for display)."""
+    sel = _context.get() or _global
+    if sel is None:
+        if _env_choice is not None:
+            return _env_choice
+        return backend_name(_default_obj or _default())
+    first = sel[0]
+    return first if isinstance(first, str) else backend_name(first)
+
+
+def _read_env() -> str | None:
+    value = os.environ.get("PYCONV_BACKEND", "").strip()
+    return value or None
+
+
+def refresh_backends() -> None:
+    """Forget what was discovered and loaded; rescan entry points and ``PYCONV_BACKEND``.
+
+    Call it after installing or removing a backend package in a running interpreter.
+    """
+    global _env_choice, _default_obj
+    discovery.forget()
+    _default_obj = None
+    _env_choice = _read_env()
+
+
+_env_choice = _read_env()
