@@ -40,12 +40,28 @@ typedef void (*pyconv_tile_f64)(const double *, const int64_t *, int64_t, const 
 typedef struct { pyconv_tile_f32 fn; int64_t ocb, px; } pyconv_kernel_f32;
 typedef struct { pyconv_tile_f64 fn; int64_t ocb, px; } pyconv_kernel_f64;
 
+/* A weight-gradient dot tile (_tile.h) and its shape: channels x taps. */
+typedef void (*pyconv_dot_f32)(const float *, int64_t, const int64_t *, const float *,
+                               const int64_t *, const int64_t *, int64_t, int64_t, float *,
+                               int64_t, int64_t, int64_t);
+typedef void (*pyconv_dot_f64)(const double *, int64_t, const int64_t *, const double *,
+                               const int64_t *, const int64_t *, int64_t, int64_t, double *,
+                               int64_t, int64_t, int64_t);
+typedef struct { pyconv_dot_f32 fn; int64_t mi, nj; } pyconv_dotk_f32;
+typedef struct { pyconv_dot_f64 fn; int64_t mi, nj; } pyconv_dotk_f64;
+
 /* The tiles of one dtype.  block and wide have the same ocb (wide holds more
  * positions: it wins on large planes and wastes work on small ones; the same tile as
  * block where an ISA has no wider one); single and narrow compute one channel (narrow:
  * for problems smaller than half of single). */
-typedef struct { pyconv_kernel_f32 block, wide, single, narrow; } pyconv_kernels_f32;
-typedef struct { pyconv_kernel_f64 block, wide, single, narrow; } pyconv_kernels_f64;
+typedef struct {
+    pyconv_kernel_f32 block, wide, single, narrow;
+    pyconv_dotk_f32 dot;
+} pyconv_kernels_f32;
+typedef struct {
+    pyconv_kernel_f64 block, wide, single, narrow;
+    pyconv_dotk_f64 dot;
+} pyconv_kernels_f64;
 
 typedef double (*pyconv_probe)(int64_t iters, double m, double c);
 
@@ -64,6 +80,7 @@ typedef struct {
 
 #define PYCONV_KERNEL(ISA, T, OCB, NV) \
     { PYCONV_TILE_NAME(ISA, T, OCB, NV), (OCB), (NV) * PV_LANES(ISA, T) }
+#define PYCONV_DOT(ISA, T, MI, NJ) { PYCONV_DOT_NAME(ISA, T, MI, NJ), (MI), (NJ) }
 
 /* Partial rows of a tile: an element loop, or one masked move where the ISA has it. */
 #define PV_SCALAR_TAIL(ISA, T)                                                         \
@@ -107,16 +124,24 @@ static int pyconv_base_supported(void) { return 1; }
 /* NEON: 32 registers, fused multiply-add: 8 x 3 tiles (24 accumulators). */
 PYCONV_DEFINE_TILE(base, f32, 8, 3)
 PYCONV_DEFINE_TILE(base, f64, 8, 3)
+PYCONV_DEFINE_DOT(base, f32, 4, 6)
+PYCONV_DEFINE_DOT(base, f64, 4, 6)
 #define PV_BASE_BLOCK_F32 PYCONV_KERNEL(base, f32, 8, 3)
 #define PV_BASE_BLOCK_F64 PYCONV_KERNEL(base, f64, 8, 3)
+#define PV_BASE_DOT_F32 PYCONV_DOT(base, f32, 4, 6)
+#define PV_BASE_DOT_F64 PYCONV_DOT(base, f64, 4, 6)
 #define PV_BASE_DETAIL "NEON (aarch64), 16-byte vectors"
 #else
 /* SSE2: 16 registers and no FMA (a product needs a register of its own): 6 x 2, the
  * fastest of 4x2, 6x2, 4x3 and 8x1 measured (35.6 GFLOP/s float32, 17.1 float64 on Zen 4). */
 PYCONV_DEFINE_TILE(base, f32, 6, 2)
 PYCONV_DEFINE_TILE(base, f64, 6, 2)
+PYCONV_DEFINE_DOT(base, f32, 2, 5)
+PYCONV_DEFINE_DOT(base, f64, 2, 5)
 #define PV_BASE_BLOCK_F32 PYCONV_KERNEL(base, f32, 6, 2)
 #define PV_BASE_BLOCK_F64 PYCONV_KERNEL(base, f64, 6, 2)
+#define PV_BASE_DOT_F32 PYCONV_DOT(base, f32, 2, 5)
+#define PV_BASE_DOT_F64 PYCONV_DOT(base, f64, 2, 5)
 #define PV_BASE_DETAIL "portable 16-byte vectors (SSE2 on x86-64)"
 #endif
 PYCONV_DEFINE_TILE(base, f32, 1, 8)
@@ -133,11 +158,13 @@ static const pyconv_isa pyconv_isa_base = {
     .f32 = {.block = PV_BASE_BLOCK_F32,
             .wide = PV_BASE_BLOCK_F32,
             .single = PYCONV_KERNEL(base, f32, 1, 8),
-            .narrow = PYCONV_KERNEL(base, f32, 1, 2)},
+            .narrow = PYCONV_KERNEL(base, f32, 1, 2),
+            .dot = PV_BASE_DOT_F32},
     .f64 = {.block = PV_BASE_BLOCK_F64,
             .wide = PV_BASE_BLOCK_F64,
             .single = PYCONV_KERNEL(base, f64, 1, 8),
-            .narrow = PYCONV_KERNEL(base, f64, 1, 2)},
+            .narrow = PYCONV_KERNEL(base, f64, 1, 2),
+            .dot = PV_BASE_DOT_F64},
     PYCONV_PROBE(base, f32, 12),
     PYCONV_PROBE(base, f64, 12),
 };
@@ -163,6 +190,9 @@ PYCONV_DEFINE_TILE(avx2, f32, 1, 2)
 PYCONV_DEFINE_TILE(avx2, f64, 4, 3)
 PYCONV_DEFINE_TILE(avx2, f64, 1, 8)
 PYCONV_DEFINE_TILE(avx2, f64, 1, 2)
+/* 3 x 4 dot products: 12 accumulators + 3 gradient vectors + 1 input vector */
+PYCONV_DEFINE_DOT(avx2, f32, 3, 4)
+PYCONV_DEFINE_DOT(avx2, f64, 3, 4)
 PYCONV_DEFINE_PROBE(avx2, f32, 12)
 PYCONV_DEFINE_PROBE(avx2, f64, 12)
 
@@ -173,11 +203,13 @@ static const pyconv_isa pyconv_isa_avx2 = {
     .f32 = {.block = PYCONV_KERNEL(avx2, f32, 4, 3),
             .wide = PYCONV_KERNEL(avx2, f32, 4, 3),
             .single = PYCONV_KERNEL(avx2, f32, 1, 8),
-            .narrow = PYCONV_KERNEL(avx2, f32, 1, 2)},
+            .narrow = PYCONV_KERNEL(avx2, f32, 1, 2),
+            .dot = PYCONV_DOT(avx2, f32, 3, 4)},
     .f64 = {.block = PYCONV_KERNEL(avx2, f64, 4, 3),
             .wide = PYCONV_KERNEL(avx2, f64, 4, 3),
             .single = PYCONV_KERNEL(avx2, f64, 1, 8),
-            .narrow = PYCONV_KERNEL(avx2, f64, 1, 2)},
+            .narrow = PYCONV_KERNEL(avx2, f64, 1, 2),
+            .dot = PYCONV_DOT(avx2, f64, 3, 4)},
     PYCONV_PROBE(avx2, f32, 12),
     PYCONV_PROBE(avx2, f64, 12),
 };
@@ -213,6 +245,8 @@ PYCONV_DEFINE_TILE(avx512, f64, 8, 2)
 PYCONV_DEFINE_TILE(avx512, f64, 8, 3)
 PYCONV_DEFINE_TILE(avx512, f64, 1, 8)
 PYCONV_DEFINE_TILE(avx512, f64, 1, 2)
+PYCONV_DEFINE_DOT(avx512, f32, 4, 6)
+PYCONV_DEFINE_DOT(avx512, f64, 4, 6)
 PYCONV_DEFINE_PROBE(avx512, f32, 24)
 PYCONV_DEFINE_PROBE(avx512, f64, 24)
 
@@ -223,11 +257,13 @@ static const pyconv_isa pyconv_isa_avx512 = {
     .f32 = {.block = PYCONV_KERNEL(avx512, f32, 8, 2),
             .wide = PYCONV_KERNEL(avx512, f32, 8, 3),
             .single = PYCONV_KERNEL(avx512, f32, 1, 8),
-            .narrow = PYCONV_KERNEL(avx512, f32, 1, 2)},
+            .narrow = PYCONV_KERNEL(avx512, f32, 1, 2),
+            .dot = PYCONV_DOT(avx512, f32, 4, 6)},
     .f64 = {.block = PYCONV_KERNEL(avx512, f64, 8, 2),
             .wide = PYCONV_KERNEL(avx512, f64, 8, 3),
             .single = PYCONV_KERNEL(avx512, f64, 1, 8),
-            .narrow = PYCONV_KERNEL(avx512, f64, 1, 2)},
+            .narrow = PYCONV_KERNEL(avx512, f64, 1, 2),
+            .dot = PYCONV_DOT(avx512, f64, 4, 6)},
     PYCONV_PROBE(avx512, f32, 24),
     PYCONV_PROBE(avx512, f64, 24),
 };

@@ -17,10 +17,26 @@ cdef extern from "_kernels.h" nogil:
         pyconv_tile_f64 fn
         int64_t ocb
         int64_t px
+    ctypedef void (*pyconv_dot_f32)(const float *, int64_t, const int64_t *, const float *,
+                                    const int64_t *, const int64_t *, int64_t, int64_t,
+                                    float *, int64_t, int64_t, int64_t)
+    ctypedef void (*pyconv_dot_f64)(const double *, int64_t, const int64_t *,
+                                    const double *, const int64_t *, const int64_t *, int64_t,
+                                    int64_t, double *, int64_t, int64_t, int64_t)
+    ctypedef struct pyconv_dotk_f32:
+        pyconv_dot_f32 fn
+        int64_t mi                  # output channels per dot tile
+        int64_t nj                  # taps per dot tile
+    ctypedef struct pyconv_dotk_f64:
+        pyconv_dot_f64 fn
+        int64_t mi
+        int64_t nj
     ctypedef struct pyconv_kernels_f32:
         pyconv_kernel_f32 block, wide, single, narrow
+        pyconv_dotk_f32 dot
     ctypedef struct pyconv_kernels_f64:
         pyconv_kernel_f64 block, wide, single, narrow
+        pyconv_dotk_f64 dot
     ctypedef double (*pyconv_probe)(int64_t iters, double m, double c)
     ctypedef struct pyconv_isa:
         const char *name

@@ -105,3 +105,88 @@ typedef double PV_T_f64;
     }
 
 #endif /* PYCONV_TILE_H */
+
+#ifndef PYCONV_DOT_H
+#define PYCONV_DOT_H
+
+/* The weight-gradient micro-kernel, as a macro that defines one instance of it.
+ *
+ *     PYCONV_DEFINE_DOT(ISA, T, MI, NJ)
+ *
+ * defines pyconv_dot_<ISA>_<T>_<MI>x<NJ>: MI x NJ dot products, each over the same
+ * R rows of Wo positions (a row: one output row, or a whole wide slice),
+ *
+ *     dw[i * dw_stride + j] = sum_r sum_{q < Wo} gy[i * gy_stride + gyr[r] + q]
+ *                                                * x[off[j] + xr[r] + q]
+ *
+ * for i < ni <= MI (output channels) and j < nj <= NJ (taps).  The accumulators, MI x
+ * NJ vectors along q, stay in registers over the whole reduction and are summed across
+ * lanes (in double) once at the end, so each result has one fixed summation order.
+ * gy rows are padded with zeros to a whole number of vectors; the last, partial vector
+ * of each x row is masked, so that x values past Wo (other columns of the packed input,
+ * possibly inf or NaN) never enter a product.  Registers: MI * NJ + MI + 1.
+ */
+typedef int32_t PV_I_f32;
+typedef int64_t PV_I_f64;
+
+#define PYCONV_DOT_NAME(ISA, T, MI, NJ) pyconv_dot_##ISA##_##T##_##MI##x##NJ
+
+/* One vector step of the dot tile at column q (MASKED: the row's partial last vector). */
+#define PV_DOT_STEP(MI, NJ, q, MASKED)                                                   \
+    {                                                                                    \
+        vec gv[MI];                                                                      \
+        _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                          \
+            memcpy(&gv[i], gi[i] + g0 + (q), sizeof(vec));                               \
+        _Pragma("GCC unroll 16") for (int j = 0; j < (NJ); ++j)                          \
+        {                                                                                \
+            vec xv;                                                                      \
+            memcpy(&xv, xrow + oj[j] + (q), sizeof(vec));                                \
+            if (MASKED) xv = (vec)((ivec)xv & mask);                                     \
+            _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                      \
+                acc[i][j] += gv[i] * xv;                                                 \
+        }                                                                                \
+    }
+
+#define PYCONV_DEFINE_DOT(ISA, T, MI, NJ)                                                \
+    PV_ATTR_##ISA static void PYCONV_DOT_NAME(ISA, T, MI, NJ)(                           \
+        const PV_T_##T *restrict gy,  /* IN: first channel's packed gradient rows */     \
+        int64_t gy_stride,            /* elements between channels of gy */              \
+        const int64_t *restrict gyr,  /* IN: R row offsets into a channel of gy */       \
+        const PV_T_##T *restrict x,   /* IN: packed input */                             \
+        const int64_t *restrict off,  /* IN: nj tap offsets into x */                    \
+        const int64_t *restrict xr,   /* IN: R row offsets into x */                     \
+        int64_t R, int64_t Wo,                                                           \
+        PV_T_##T *restrict dw,        /* OUT: ni rows of nj results */                   \
+        int64_t dw_stride, int64_t ni, int64_t nj)                                       \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef PV_T_##T real;                                                           \
+        typedef PV_I_##T ireal;                                                          \
+        typedef ireal ivec __attribute__((vector_size(sizeof(vec))));                    \
+        enum { VL = sizeof(vec) / sizeof(real) };                                        \
+        const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                 \
+        ivec mask;                                                                       \
+        for (int k = 0; k < VL; ++k) mask[k] = k < tail ? (ireal)-1 : 0;                 \
+        const real *gi[MI];                                                              \
+        int64_t oj[NJ];                                                                  \
+        /* short blocks repeat their last row / tap; those results are not stored */    \
+        for (int i = 0; i < (MI); ++i) gi[i] = gy + (i < ni ? i : ni - 1) * gy_stride;   \
+        for (int j = 0; j < (NJ); ++j) oj[j] = off[j < nj ? j : nj - 1];                 \
+        vec acc[MI][NJ];                                                                 \
+        _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                          \
+            _Pragma("GCC unroll 16") for (int j = 0; j < (NJ); ++j) acc[i][j] = (vec){0}; \
+        for (int64_t r = 0; r < R; ++r) {                                                \
+            const real *xrow = x + xr[r];                                                \
+            const int64_t g0 = gyr[r];                                                   \
+            for (int64_t v = 0; v < nv; ++v) PV_DOT_STEP(MI, NJ, v * VL, 0)              \
+            if (tail) PV_DOT_STEP(MI, NJ, nv * VL, 1)                                    \
+        }                                                                                \
+        for (int i = 0; i < ni; ++i)                                                     \
+            for (int j = 0; j < nj; ++j) {                                               \
+                double s = 0;                                                            \
+                for (int k = 0; k < VL; ++k) s += (double)acc[i][j][k];                  \
+                dw[i * dw_stride + j] = (real)s;                                         \
+            }                                                                            \
+    }
+
+#endif /* PYCONV_DOT_H */
