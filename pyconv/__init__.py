@@ -8,6 +8,8 @@ Conv2d
     ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
 pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
+max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d, max_pool1d, avg_pool1d
+    ``torch.nn.functional``'s pooling (compiled kernels, torch's results and errors).
 backends, use_backend, set_backend, refresh_backends
     The backend registry (entry-point group ``pyconv.backends``).
 set_num_threads, get_num_threads
@@ -53,6 +55,14 @@ from ._version import __version__
 from .functional import conv2d
 from .nn import Conv2d
 from .padding import pad
+from .pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 __all__ = [
     "BackendInfo",
@@ -63,10 +73,16 @@ __all__ = [
     "ConvSpec",
     "UnsupportedCallError",
     "__version__",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
     "backends",
     "conv2d",
     "examples",
     "get_num_threads",
+    "max_pool1d",
+    "max_pool2d",
     "pad",
     "refresh_backends",
     "set_backend",
