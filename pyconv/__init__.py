@@ -10,6 +10,8 @@ pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
 max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d, max_pool1d, avg_pool1d
     ``torch.nn.functional``'s pooling (compiled kernels, torch's results and errors).
+MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, ..., ReLU, Flatten, Linear, BatchNorm2d, Sequential
+    The ``torch.nn`` layers needed to run a trained CNN (inference), also in ``pyconv.nn``.
 backends, use_backend, set_backend, refresh_backends
     The backend registry (entry-point group ``pyconv.backends``).
 set_num_threads, get_num_threads
@@ -53,7 +55,22 @@ from ._threads import get_num_threads, set_num_threads
 from ._validation import ConvSpec
 from ._version import __version__
 from .functional import conv2d
-from .nn import Conv2d
+from .nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool1d,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+)
 from .padding import pad
 from .pooling import (
     adaptive_avg_pool2d,
@@ -65,12 +82,25 @@ from .pooling import (
 )
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BackendInfo",
     "BackendUnavailableError",
     "BackendWarning",
+    "BatchNorm2d",
     "Capabilities",
     "Conv2d",
     "ConvSpec",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
     "UnsupportedCallError",
     "__version__",
     "adaptive_avg_pool2d",
