@@ -366,7 +366,9 @@ def test_layers_are_exported_from_pyconv_and_nn():
         assert name in nn.__all__
 
 
-@pytest.mark.parametrize("name", ["pyconv.pooling", "pyconv.layers", "pyconv._module"])
+@pytest.mark.parametrize(
+    "name", ["pyconv.pooling", "pyconv.layers", "pyconv._module", "pyconv.fold", "pyconv.export"]
+)
 def test_docstring_examples(name, tmp_path, monkeypatch):
     import doctest
     import importlib
