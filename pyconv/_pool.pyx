@@ -1,4 +1,4 @@
-"""Compiled pooling kernels for pyconv (float32 and float64): max, average, adaptive.
+"""Compiled pooling kernels for pyconv (float32 and float64): max, average, adaptive; ReLU.
 
 Every function here takes a C-contiguous (N, C, H, W) array whose arguments the Python
 front end (``pyconv/pooling.py``) has already checked with torch's rules, and returns a new
@@ -15,6 +15,10 @@ Results are those of torch's CPU kernels for contiguous tensors, element for ele
   0, and divided by torch's divisor;
 - adaptive: torch's window bounds ``floor(i * H / Ho)`` to ``ceil((i + 1) * H / Ho)``.
 
+ReLU, the elementwise step between convolutions and pooling, is here too: NumPy has no
+branch-free way to compute torch's ``x < 0 ? 0 : x`` (``np.maximum`` turns -0.0 into
++0.0, and a masked ``np.copyto`` mispredicts a branch on every other element).
+
 How it is fast: for an output row, the columns whose window lies inside the input are
 computed one kernel tap at a time, each tap a pass over the whole output row (which stays
 in L1) with a unit or constant stride, so the compiler vectorises it; every output element
@@ -24,7 +28,9 @@ still sees the taps in torch's order.  The few border columns use torch's scalar
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.math cimport INFINITY
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -113,23 +119,45 @@ cdef inline void _max_tap(const real *xr, real *yr, int64_t n, int64_t s,
             yr[j] = v if _replaces(v, m) else m
 
 
-cdef inline void _max_tap_idx(const real *xr, real *yr, int64_t *ir, int64_t n, int64_t s,
+cdef inline void _max_tap_idx(const real *xr, real *yr, void *lanes, int64_t n, int64_t s,
                               int64_t base, bint first) noexcept nogil:
-    """As _max_tap, also keeping the flat index (base + j * s) of the maximum."""
-    cdef int64_t j
+    """As _max_tap, also keeping the flat index (base + j * s) of the maximum in ``lanes``.
+
+    The indices are kept as wide as the values (int32 for float32, int64 for float64), so
+    that the comparison's mask selects both in the same vector lanes; the caller widens
+    the int32 ones (and only uses them when a plane has fewer than 2**31 elements).
+    """
+    cdef int j
     cdef real v, m
     cdef bint take
-    if first:
-        for j in range(n):
-            yr[j] = xr[j * s]
-            ir[j] = base + j * s
+    cdef int32_t *i32 = <int32_t *> lanes
+    cdef int64_t *i64 = <int64_t *> lanes
+    cdef int32_t b32 = <int32_t> base
+    cdef int32_t s32 = <int32_t> s
+    if real is float:
+        if first:
+            for j in range(<int> n):
+                yr[j] = xr[j * s]
+                i32[j] = b32 + j * s32
+        else:
+            for j in range(<int> n):
+                v = xr[j * s]
+                m = yr[j]
+                take = _replaces(v, m)
+                yr[j] = v if take else m
+                i32[j] = b32 + j * s32 if take else i32[j]
     else:
-        for j in range(n):
-            v = xr[j * s]
-            m = yr[j]
-            take = _replaces(v, m)
-            yr[j] = v if take else m
-            ir[j] = base + j * s if take else ir[j]
+        if first:
+            for j in range(<int> n):
+                yr[j] = xr[j * s]
+                i64[j] = base + j * s
+        else:
+            for j in range(<int> n):
+                v = xr[j * s]
+                m = yr[j]
+                take = _replaces(v, m)
+                yr[j] = v if take else m
+                i64[j] = base + j * s if take else i64[j]
 
 
 cdef void _max_one(const real *x, real *y, int64_t *idx, const Geometry *g,
@@ -141,6 +169,7 @@ cdef void _max_one(const real *x, real *y, int64_t *idx, const Geometry *g,
     cdef int64_t iw1 = min(iw0 + (g.kW - 1) * g.dW + 1, g.W)
     cdef int64_t ih, iw, index
     cdef real v
+    cdef bint take
     while ih0 < 0:
         ih0 += g.dH
     while iw0 < 0:
@@ -153,9 +182,9 @@ cdef void _max_one(const real *x, real *y, int64_t *idx, const Geometry *g,
         while iw < iw1:
             index = ih * g.W + iw
             v = x[index]
-            if _replaces(v, best):
-                best = v
-                best_index = index
+            take = _replaces(v, best)  # selects, not branches: random data mispredicts
+            best_index = index if take else best_index
+            best = v if take else best
             iw += g.dW
         ih += g.dH
     y[oh * g.Wo + ow] = best
@@ -165,34 +194,39 @@ cdef void _max_one(const real *x, real *y, int64_t *idx, const Geometry *g,
 
 cdef void _max_plane(const real *x, real *y, int64_t *idx, const Geometry *g) noexcept nogil:
     """Max-pool one (H, W) plane into y (Ho, Wo) and, if idx is not NULL, its indices."""
-    cdef int64_t oh, ow, kh, kw, kh_lo, kh_hi, h0, w0, n, base
+    cdef int64_t oh, ow, kh, kw, kh_lo, kh_hi, h0, w0, n, base, j
     cdef const real *xr
     cdef real *yr
-    cdef int64_t *ir = NULL
+    cdef int64_t *ir
     cdef bint first
+    cdef void *lanes = NULL
     n = g.ow_hi - g.ow_lo
+    cdef bint vector_rows = n > 0
+    if idx != NULL and n > 0:
+        # index lanes as wide as the values; int32 ones must hold every index of the plane
+        if sizeof(real) == 8 or g.H * g.W < 2147483647:
+            lanes = malloc(n * sizeof(real))
+        vector_rows = lanes != NULL
     for oh in range(g.Ho):
         h0 = oh * g.sH - g.pH
         # the kernel rows inside the input: kh_lo <= kh < kh_hi
         kh_lo = _ceil_div(-h0, g.dH) if h0 < 0 else 0
         kh_hi = min(g.kH, _ceil_div(g.H - h0, g.dH))
-        if n > 0 and kh_lo < kh_hi:
+        if vector_rows and kh_lo < kh_hi:
             yr = y + oh * g.Wo + g.ow_lo
-            if idx != NULL:
-                ir = idx + oh * g.Wo + g.ow_lo
             w0 = g.ow_lo * g.sW - g.pW
             first = True
             for kh in range(kh_lo, kh_hi):
                 for kw in range(g.kW):
                     base = (h0 + kh * g.dH) * g.W + w0 + kw * g.dW
                     xr = x + base
-                    if idx != NULL:
+                    if lanes != NULL:
                         if g.sW == 1:
-                            _max_tap_idx(xr, yr, ir, n, 1, base, first)
+                            _max_tap_idx(xr, yr, lanes, n, 1, base, first)
                         elif g.sW == 2:
-                            _max_tap_idx(xr, yr, ir, n, 2, base, first)
+                            _max_tap_idx(xr, yr, lanes, n, 2, base, first)
                         else:
-                            _max_tap_idx(xr, yr, ir, n, g.sW, base, first)
+                            _max_tap_idx(xr, yr, lanes, n, g.sW, base, first)
                     elif g.sW == 1:
                         _max_tap(xr, yr, n, 1, first)
                     elif g.sW == 2:
@@ -200,6 +234,13 @@ cdef void _max_plane(const real *x, real *y, int64_t *idx, const Geometry *g) no
                     else:
                         _max_tap(xr, yr, n, g.sW, first)
                     first = False
+            if lanes != NULL:
+                ir = idx + oh * g.Wo + g.ow_lo
+                if real is float:
+                    for j in range(n):
+                        ir[j] = (<int32_t *> lanes)[j]
+                else:
+                    memcpy(ir, lanes, n * sizeof(int64_t))
             for ow in range(g.ow_lo):
                 _max_one(x, y, idx, g, oh, ow)
             for ow in range(g.ow_hi, g.Wo):
@@ -207,6 +248,7 @@ cdef void _max_plane(const real *x, real *y, int64_t *idx, const Geometry *g) no
         else:
             for ow in range(g.Wo):
                 _max_one(x, y, idx, g, oh, ow)
+    free(lanes)
 
 
 cdef void _max_planes(const real *x, real *y, int64_t *idx, const Geometry *g,
@@ -553,6 +595,56 @@ def adaptive_pool2d(x, int64_t Ho, int64_t Wo, bint is_max, int num_threads=1):
             with nogil:
                 _adaptive_planes(<const double *> xp, <double *> yp, ip, &g, planes, nt)
     return (y, idx) if is_max else y
+
+
+cdef enum:
+    RELU_CHUNK = 1 << 16  # elements per work item of a threaded ReLU
+
+
+cdef void _relu(const real *x, real *y, int64_t n, int nthreads) noexcept nogil:
+    """y = x < 0 ? +0 : x (NaN and -0.0 pass through, as in torch); y may be x."""
+    cdef int64_t c, i, lo, hi
+    cdef int64_t chunks = (n + RELU_CHUNK - 1) // RELU_CHUNK
+    if nthreads > 1:
+        for c in prange(chunks, num_threads=nthreads, schedule="static"):
+            lo = c * RELU_CHUNK
+            hi = min(lo + RELU_CHUNK, n)
+            for i in range(lo, hi):
+                y[i] = 0 if x[i] < 0 else x[i]
+    else:
+        for i in range(n):
+            y[i] = 0 if x[i] < 0 else x[i]
+
+
+def relu(x, out, int num_threads=1):
+    """Write torch's ReLU of ``x`` into ``out``: C-contiguous float arrays of one shape.
+
+    ``out`` may be ``x`` (in place).  Returns ``out``.
+    """
+    if not isinstance(x, np.ndarray) or not isinstance(out, np.ndarray):
+        raise TypeError("expected numpy.ndarray arguments")
+    cdef cnp.ndarray a = <cnp.ndarray> x
+    cdef cnp.ndarray b = <cnp.ndarray> out
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_IS_C_CONTIGUOUS(b)):
+        raise ValueError("expected C-contiguous arrays")
+    if a.dtype != b.dtype or a.size != b.size:
+        raise ValueError("x and out must have the same dtype and size")
+    if not b.flags.writeable:
+        raise ValueError("out is read-only")
+    cdef int typ = cnp.PyArray_TYPE(a)
+    if typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64:
+        raise TypeError(f"expected float32 or float64, got {a.dtype}")
+    cdef int64_t n = a.size
+    cdef int nt = _threads_for(n, (n + RELU_CHUNK - 1) // RELU_CHUNK, num_threads)
+    cdef void *xp = cnp.PyArray_DATA(a)
+    cdef void *yp = cnp.PyArray_DATA(b)
+    if typ == cnp.NPY_FLOAT32:
+        with nogil:
+            _relu(<const float *> xp, <float *> yp, n, nt)
+    else:
+        with nogil:
+            _relu(<const double *> xp, <double *> yp, n, nt)
+    return out
 
 
 def parallel_calls():

@@ -15,8 +15,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import pooling
+from . import _pool, pooling
 from ._module import Module
+from ._threads import get_num_threads
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -263,6 +264,9 @@ class AdaptiveMaxPool2d(Module):
 class ReLU(Module):
     """``max(x, 0)`` elementwise (``torch.nn.ReLU``): NaN and -0.0 pass through, as in torch.
 
+    float32 and float64 arrays are computed by a compiled, branch-free loop (threaded for
+    large arrays); other dtypes by ``numpy.maximum``.
+
     Parameters
     ----------
     inplace : bool, default False
@@ -281,12 +285,17 @@ class ReLU(Module):
 
     def forward(self, input: ArrayLike) -> np.ndarray:
         """Return ``input`` with its negative elements set to zero."""
-        if self.inplace and isinstance(input, np.ndarray):
-            out = input
+        x = np.asarray(input)
+        if x.dtype not in _FLOATS:  # integers, bools: no signed zero, no NaN
+            out = np.maximum(x, 0)
         else:
-            out = np.array(input, copy=True)
-        # not np.maximum(x, 0), which turns -0.0 into +0.0 (torch keeps it)
-        np.copyto(out, 0, where=out < 0)
+            src = x if x.flags.c_contiguous and x.flags.aligned else np.ascontiguousarray(x)
+            in_place = self.inplace and src is input and x.flags.writeable
+            out = src if in_place else np.empty_like(src, order="C")
+            _pool.relu(src, out, get_num_threads())
+        if self.inplace and isinstance(input, np.ndarray) and out is not input:
+            np.copyto(input, out)  # an odd layout or dtype: still update the caller's array
+            return input
         return out
 
     def extra_repr(self) -> str:

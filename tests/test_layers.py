@@ -106,6 +106,39 @@ def test_relu_by_hand_and_inplace():
     assert nn.ReLU()([[-1, 2]]).tolist() == [[0, 2]]  # array-likes too
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_compiled_path_layouts_and_threads(rng, dtype):
+    from pyconv import _pool
+
+    x = rng.standard_normal((3, 64, 40, 40)).astype(dtype)  # 307200: threaded in chunks
+    x.reshape(-1)[::97] = -0.0
+    x.reshape(-1)[::101] = np.nan
+    want = np.where(x < 0, dtype(0), x)  # the rule, spelled out in NumPy
+    outs = []
+    for n in (1, 2):
+        pyconv.set_num_threads(n)
+        before = _pool.parallel_calls()
+        outs.append(nn.ReLU()(x))
+        assert _pool.parallel_calls() == before + (n > 1)
+    for got in outs:
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+        assert got.dtype == dtype
+    # odd layouts, and in place on one: the caller's array is updated
+    view = x.transpose(0, 2, 3, 1)[:, ::2]
+    np.testing.assert_array_equal(nn.ReLU()(view), want.transpose(0, 2, 3, 1)[:, ::2])
+    nn.ReLU(inplace=True)(view)
+    np.testing.assert_array_equal(
+        x.transpose(0, 2, 3, 1)[:, ::2], want.transpose(0, 2, 3, 1)[:, ::2]
+    )
+    ints = np.array([-3, 0, 4])
+    np.testing.assert_array_equal(nn.ReLU()(ints), [0, 0, 4])
+    read_only = np.empty_like(x)
+    read_only.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        _pool.relu(x, read_only, 1)
+
+
 @pytest.mark.parametrize(
     ("shape", "start", "end"),
     [((2, 3, 4, 5), 1, -1), ((2, 3, 4, 5), 0, -1), ((2, 3, 4, 5), 2, 3), ((2, 0, 3), 1, -1),
