@@ -124,6 +124,16 @@ ext = Extension(
     extra_link_args=SANITIZE_LDFLAGS if SANITIZE else [],
     language="c",
 )
+# The pooling kernels (max, average, adaptive): their own module, the same flags.
+pool_ext = Extension(
+    "pyconv._pool",
+    sources=["pyconv/_pool.pyx"],
+    include_dirs=[np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=extra_compile_args(),
+    extra_link_args=SANITIZE_LDFLAGS if SANITIZE else [],
+    language="c",
+)
 
 # The Cython directives, in this one place (the sources set none, so nothing overrides
 # these).  The sanitizer build turns the bounds and initialisation checks on; wraparound
@@ -138,10 +148,10 @@ directives = {
 }
 cython_options = {}
 if SANITIZE:
-    # its generated C goes elsewhere, so the normal build's pyconv/_core.c is left alone
+    # its generated C goes elsewhere, so the normal build's generated C files are left alone
     cython_options = {"build_dir": os.path.join("build", "sanitize"), "force": True}
 
 setup(
-    ext_modules=cythonize([ext], compiler_directives=directives, **cython_options),
+    ext_modules=cythonize([ext, pool_ext], compiler_directives=directives, **cython_options),
     cmdclass={"build_ext": BuildExt},
 )
