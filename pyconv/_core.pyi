@@ -47,3 +47,15 @@ def set_isa(name: str | None = None) -> str: ...
 def peak_gflops(
     name: str | None = None, dtype: str = "float32", seconds: float = 0.05
 ) -> float: ...
+def winograd_forward(
+    x: npt.NDArray[np.floating],
+    w: npt.NDArray[np.floating],
+    bias: npt.NDArray[np.floating] | None,
+    padding: Sequence[int],
+    groups: int,
+    tile: int = 4,
+    border_check: bool = True,
+) -> npt.NDArray[np.floating]: ...
+def winograd_border_sides(
+    x: npt.NDArray[np.floating], padding: Sequence[int], tile: int = 4
+) -> tuple[str, ...]: ...

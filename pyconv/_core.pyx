@@ -1296,3 +1296,5 @@ def set_isa(name=None):
 
 
 set_isa(None)
+
+include "_winograd.pxi"

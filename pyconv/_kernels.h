@@ -141,4 +141,6 @@ static inline int pyconv_thread_num(void)
 #endif
 }
 
+#include "_winograd.h"
+
 #endif /* PYCONV_KERNELS_H */

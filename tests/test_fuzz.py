@@ -29,8 +29,13 @@ the working precision and a backend may return +-inf or NaN there, but a finite 
 must still be within the bound; (2) gradual underflow adds an absolute error of at most
 one subnormal spacing per operation, so the bound gets ``c (K + 1) * tiny`` added.
 
+The calls drawn above rarely have the only shape the ``winograd`` backend computes (3x3,
+stride 1, dilation 1, several channels), so a fourth test draws those only, from small to
+a few tiles per side, every padding, groups, and checks the backend with each of its
+options besides every registered one.
+
 Profiles (``PYCONV_FUZZ``): ``ci`` (the default: derandomized, 200 examples for each of
-the three main tests and 20 for each of the 18 kinds of mutation, 960 in all, seconds)
+the four main tests and 20 for each of the 18 kinds of mutation, 1160 in all, seconds)
 and ``long`` (random, 20,000 per main test and 1,000 per mutation, failures saved to the
 local ``.hypothesis`` database and replayed).  ``PYCONV_FUZZ_EXAMPLES=n`` overrides the
 count.
@@ -53,6 +58,7 @@ from hypothesis import strategies as st
 import pyconv
 from pyconv import UnsupportedCallError
 from pyconv._backends.numpy import accumulate
+from pyconv._registry import load_backend
 from pyconv._validation import prepare_conv2d
 from pyconv.testing import exact_conv2d
 
@@ -661,3 +667,67 @@ def test_fuzz_valid_calls(call):
 def test_fuzz_extreme_values(call):
     """Overflow, underflow, subnormals, NaN and infinities."""
     _fuzz_one(call)
+
+
+# --------------------------------------------------------------------------------------
+# The Winograd path
+# --------------------------------------------------------------------------------------
+
+#: The winograd backend's other configurations, checked besides the registry's default.
+WINOGRAD_OPTIONS = {
+    "winograd[tile=2]": {"tile": 2},
+    "winograd[fallback=direct]": {"fallback": "direct"},
+}
+
+
+@st.composite
+def winograd_calls(draw):
+    """A valid 3x3, stride-1, dilation-1 call: the calls the winograd backend computes."""
+    dtype = DTYPES[draw(st.sampled_from(list(DTYPES)))]
+    unbatched = draw(st.integers(0, 5)) == 0
+    n = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    groups = draw(st.sampled_from([1, 1, 1, 2, 3]))
+    cig = draw(st.sampled_from([1, 2, 3, 5, 8, 9, 17] if groups == 1 else [1, 2, 3, 4]))
+    cog = draw(st.sampled_from([1, 2, 5, 8, 16, 17, 33]))
+    padding = draw(st.sampled_from(["same", "valid", 0, 1, 2, (0, 1), (2, 1), [1, 0]]))
+    pads = {"same": (1, 1), "valid": (0, 0)}[padding] if isinstance(padding, str) else padding
+    ph, pw = (pads, pads) if isinstance(pads, int) else pads
+    h = draw(st.integers(max(1, 3 - 2 * ph), 15))
+    w_ = draw(st.integers(max(1, 3 - 2 * pw), 15))
+    has_bias = draw(st.booleans())
+    regime = draw(st.sampled_from(REGIMES))
+    layouts = tuple(draw(st.sampled_from(LAYOUTS)) for _ in range(3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def make(shape, layout):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            a = _values(rng, shape, dtype, regime, "").astype(dtype)
+        return _layout(a, layout, rng)
+
+    x_shape = (cig * groups, h, w_) if unbatched else (n, cig * groups, h, w_)
+    x = make(x_shape, layouts[0])
+    wt = make((cog * groups, cig, 3, 3), layouts[1])
+    b = make((cog * groups,), layouts[2]) if has_bias else None
+    kwargs = {"stride": 1, "padding": padding, "dilation": 1, "groups": groups}
+    return Call(x, wt, b, kwargs, regime, layouts, ())
+
+
+@FUZZ
+@given(winograd_calls())
+def test_fuzz_winograd(call):
+    """Winograd-shaped calls: every backend (the registry's winograd among them) as in the
+    tests above, and the winograd backend's other options, each under its contract."""
+    _fuzz_one(call)
+    e = _expected(call)
+    for label, options in WINOGRAD_OPTIONS.items():
+        backend = load_backend("winograd", **options)
+        CAPS[label] = backend.capabilities
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                got = pyconv.conv2d(call.x, call.w, call.b, backend=backend, **call.kwargs)
+        except UnsupportedCallError:
+            COUNTS[f"unsupported by {label}"] += 1
+            continue
+        _check(got[np.newaxis] if np.ndim(call.x) == 3 else got, e, label, call)
+        COUNTS[f"checked {label}"] += 1

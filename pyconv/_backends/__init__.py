@@ -1,1 +1,5 @@
-"""pyconv's own backends: ``cython`` (compiled kernels) and ``numpy`` (the reference)."""
+"""pyconv's own backends.
+
+``cython`` (compiled direct kernels), ``winograd`` (compiled Winograd for 3x3 layers),
+``numpy`` (the reference) and ``torch``.
+"""

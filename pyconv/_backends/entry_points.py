@@ -51,4 +51,27 @@ TORCH = {
     },
 }
 
-SPECS = {"cython": CYTHON, "numpy": NUMPY, "torch": TORCH}
+WINOGRAD = {
+    "name": "winograd",
+    "api_version": API_VERSION,
+    "description": (
+        "compiled Winograd F(4x4, 3x3) / F(2x2, 3x3) for 3x3 stride-1 layers; options "
+        "tile=4|2, fallback='direct'"
+    ),
+    "implementation": "pyconv._backends.winograd:WinogradBackend",
+    "requires": [],
+    "install_hint": "reinstall pyconv with a C compiler available",
+    "capabilities": {
+        "dtypes": ["float32", "float64"],
+        "devices": ["cpu"],
+        "stride": False,
+        "dilation": False,
+        # the transforms' rounding is bounded relative to max(A), not element by element
+        # (docs/performance.md, "Winograd"); the constant of the default tile, F(4x4, 3x3)
+        "accuracy": "normwise",
+        "accuracy_c": 16.0,
+        "deterministic": True,
+    },
+}
+
+SPECS = {"cython": CYTHON, "numpy": NUMPY, "torch": TORCH, "winograd": WINOGRAD}

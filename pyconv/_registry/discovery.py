@@ -40,7 +40,7 @@ __all__ = [
 #: version it was written for; a different major version makes it unavailable.
 API_VERSION = 1
 ENTRY_POINT_GROUP = "pyconv.backends"
-BUILTIN_NAMES = ("cython", "numpy", "torch")
+BUILTIN_NAMES = ("cython", "numpy", "torch", "winograd")
 _OWN_DISTRIBUTION = "pyconv"
 
 
@@ -299,9 +299,11 @@ def load_backend(name: str, **options: Any) -> Any:
         ) from exc
     try:
         obj = factory(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
+        # an option the constructor does not take (TypeError) or whose value it refuses
+        # (ValueError) is the caller's mistake, reported as such
         if options:
-            raise TypeError(f"backend {name!r} rejected the options {options}: {exc}") from exc
+            raise type(exc)(f"backend {name!r} rejected the options {options}: {exc}") from exc
         raise BackendUnavailableError(f"backend {name!r} failed to load: {exc}") from exc
     except Exception as exc:
         raise BackendUnavailableError(
