@@ -52,12 +52,12 @@ typedef struct {
     int64_t vl, cols;        /* lanes per vector; output channels per panel (NV * vl) */
     int64_t mr_big, mr_small;/* tiles per micro-kernel call */
     int64_t cig_pad;         /* V row length: Cig rounded up to whole vectors */
-    int64_t tb_pad;          /* V / M rows per block: R * tw rounded up to mr_small */
+    int64_t tb_pad;          /* V / M rows per block: R * tw + mr_small (see below) */
     int64_t kc;              /* input channels per weight block */
     int64_t wp;              /* staged row length: tw * m + 2 */
     int64_t yw;              /* staged output row length: tw * m rounded up to vl */
     /* per-thread workspace, offsets in elements (each 64-byte aligned) */
-    int64_t off_s, off_v, off_u, off_wt, off_m, off_y, off_tmp, ws_each;
+    int64_t off_s, off_v, off_u, off_wt, off_m, off_y, off_tmp, ws_each; /* wt: 9 vl cols */
 } pyconv_wino_plan;
 
 /* ---- in-register VL x VL transposes ------------------------------------------------
@@ -95,9 +95,13 @@ typedef struct {
                 (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),            \
                 (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 
-/* ---- the 1-D transforms (Lavin & Gray's matrices), on vectors ----------------------
- * in: B^T (alpha -> alpha), out: A^T (alpha -> m), w: G (3 -> alpha).  Each is applied
- * to the columns, then to the rows, of a 2-D tile. */
+/* ---- the 1-D transforms, on vectors ------------------------------------------------
+ * in: B^T (alpha -> alpha), out: A^T (alpha -> m), w: G (3 -> alpha), Lavin & Gray's
+ * matrices with the rows of G scaled to small integers (F(4x4): by 4, -6, -6, 24, 24, 1;
+ * F(2x2): by 1, 2, 2, 1) and the columns of A^T by the inverses: U = G g G^T is then
+ * computed with 6 operations per column instead of 11, exactly for small-integer taps,
+ * and the fractions are paid once per output instead of once per (output, input)
+ * channel pair.  Each is applied to the columns, then to the rows, of a 2-D tile. */
 #define PV_WIN_IN_2(d, o)                                                               \
     {                                                                                   \
         o[0] = d[0] - d[2];                                                             \
@@ -107,15 +111,15 @@ typedef struct {
     }
 #define PV_WIN_OUT_2(s, y)                                                              \
     {                                                                                   \
-        y[0] = s[0] + s[1] + s[2];                                                      \
-        y[1] = s[1] - s[2] - s[3];                                                      \
+        y[0] = s[0] + (s[1] + s[2]) * (real)0.5;                                        \
+        y[1] = (s[1] - s[2]) * (real)0.5 - s[3];                                        \
     }
 #define PV_WIN_W_2(g, u)                                                                \
     {                                                                                   \
         const vec s_ = g[0] + g[2];                                                     \
         u[0] = g[0];                                                                    \
-        u[1] = (s_ + g[1]) * (real)0.5;                                                 \
-        u[2] = (s_ - g[1]) * (real)0.5;                                                 \
+        u[1] = s_ + g[1];                                                               \
+        u[2] = s_ - g[1];                                                               \
         u[3] = g[2];                                                                    \
     }
 #define PV_WIN_IN_4(d, o)                                                               \
@@ -129,25 +133,24 @@ typedef struct {
         o[4] = t6_ + t5_ * (real)2;                                                     \
         o[5] = d[1] * (real)4 + (d[5] - d[3] * (real)5);                                \
     }
+/* A^T with its columns divided by 4, -6, -6, 24, 24, 1 */
 #define PV_WIN_OUT_4(s, y)                                                              \
     {                                                                                   \
         const vec a_ = s[1] + s[2], b_ = s[1] - s[2];                                   \
         const vec c_ = s[3] + s[4], d_ = s[3] - s[4];                                   \
-        y[0] = s[0] + a_ + c_;                                                          \
-        y[1] = b_ + d_ * (real)2;                                                       \
-        y[2] = a_ + c_ * (real)4;                                                       \
-        y[3] = b_ + d_ * (real)8 + s[5];                                                \
+        y[0] = s[0] * (real)0.25 + (c_ * (real)(1.0 / 24) - a_ * (real)(1.0 / 6));      \
+        y[1] = d_ * (real)(1.0 / 12) - b_ * (real)(1.0 / 6);                            \
+        y[2] = (c_ - a_) * (real)(1.0 / 6);                                             \
+        y[3] = (d_ * (real)2 - b_) * (real)(1.0 / 6) + s[5];                            \
     }
 #define PV_WIN_W_4(g, u)                                                                \
     {                                                                                   \
-        const vec s_ = g[0] + g[2];                                                     \
-        const vec p_ = g[0] * (real)(1.0 / 24) + g[2] * (real)(1.0 / 6);                \
-        const vec q_ = g[1] * (real)(1.0 / 12);                                         \
-        u[0] = g[0] * (real)0.25;                                                       \
-        u[1] = (s_ + g[1]) * (real)(-1.0 / 6);                                          \
-        u[2] = (s_ - g[1]) * (real)(-1.0 / 6);                                          \
-        u[3] = p_ + q_;                                                                 \
-        u[4] = p_ - q_;                                                                 \
+        const vec s_ = g[0] + g[2], t_ = g[0] + g[2] * (real)4;                         \
+        u[0] = g[0];                                                                    \
+        u[1] = s_ + g[1];                                                               \
+        u[2] = s_ - g[1];                                                               \
+        u[3] = t_ + g[1] * (real)2;                                                     \
+        u[4] = t_ - g[1] * (real)2;                                                     \
         u[5] = g[2];                                                                    \
     }
 
@@ -243,7 +246,7 @@ typedef struct {
                         real t[VL][VL];                                                 \
                         memset(t, 0, sizeof(t));                                        \
                         for (int64_t j = 0; j < nch; ++j)                               \
-                            memcpy(t[j], src + j * HW + w0, (size_t)nw * sizeof(real)); \
+                            pv_tail_##ISA##_##T(t[j], src + j * HW + w0, nw);           \
                         memcpy(r, t, sizeof(t));                                        \
                     }                                                                   \
                     pv_wtr_##ISA##_##T(r);                                              \
@@ -251,42 +254,6 @@ typedef struct {
                     for (int64_t l = 0; l < nw; ++l)                                    \
                         memcpy(dst + l * cp, &r[l], sizeof(vec));                       \
                 }                                                                       \
-            }                                                                           \
-        }                                                                               \
-    }                                                                                   \
-                                                                                        \
-    /* The taps of output channels co0 .. co0 + cols - 1 (zeros past Cog) and input     \
-     * channels c0 .. c0 + kn - 1 of the group's weights wg, transposed:                \
-     * wT[(c * 9 + t) * cols + j] = w[co0 + j][c0 + c][t]. */                           \
-    PV_ATTR_##ISA static void pv_wtrw_##ISA##_##T(const pyconv_wino_plan *p,            \
-                                                  const PV_T_##T *wg, int64_t co0,      \
-                                                  int64_t c0, int64_t kn,               \
-                                                  PV_T_##T *wT)                         \
-    {                                                                                   \
-        typedef pv_##ISA##_##T vec;                                                     \
-        typedef PV_T_##T real;                                                          \
-        enum { VL = sizeof(vec) / sizeof(real) };                                       \
-        const int64_t rowlen = p->Cig * 9, n = kn * 9;                                  \
-        for (int64_t j0 = 0; j0 < p->cols; j0 += VL) {                                  \
-            int64_t nco = p->Cog - (co0 + j0);                                          \
-            nco = nco < 0 ? 0 : (nco > VL ? VL : nco);                                  \
-            const real *src = wg + (co0 + j0) * rowlen + c0 * 9;                        \
-            for (int64_t e0 = 0; e0 < n; e0 += VL) {                                    \
-                const int64_t ne = n - e0 < VL ? n - e0 : VL;                           \
-                vec r[VL];                                                              \
-                if (nco == VL && ne == VL) {                                            \
-                    for (int j = 0; j < VL; ++j)                                        \
-                        memcpy(&r[j], src + j * rowlen + e0, sizeof(vec));              \
-                } else {                                                                \
-                    real t[VL][VL];                                                     \
-                    memset(t, 0, sizeof(t));                                            \
-                    for (int64_t j = 0; j < nco; ++j)                                   \
-                        memcpy(t[j], src + j * rowlen + e0, (size_t)ne * sizeof(real)); \
-                    memcpy(r, t, sizeof(t));                                            \
-                }                                                                       \
-                pv_wtr_##ISA##_##T(r);                                                  \
-                for (int64_t l = 0; l < ne; ++l)                                        \
-                    memcpy(wT + (e0 + l) * p->cols + j0, &r[l], sizeof(vec));           \
             }                                                                           \
         }                                                                               \
     }                                                                                   \
@@ -304,16 +271,16 @@ typedef struct {
         const int64_t a2 = p->alpha * p->alpha, cp = p->cig_pad, cols = p->cols;        \
         for (int64_t xi = 0; xi < a2; ++xi) {                                           \
             const real *Vx = V + xi * p->tb_pad * cp + c0;                              \
-            const real *Ux = U + xi * p->kc * cols;                                     \
+            const real *Ux = U + xi * cols; /* U[c][xi][j] */                           \
             real *Mx = Mb + xi * p->tb_pad * cols;                                      \
             for (int64_t j0 = 0; j0 < cols; j0 += (NV) * VL) {                          \
                 int64_t t0 = 0;                                                         \
                 for (; t0 + (MRB) <= nt; t0 += (MRB))                                   \
-                    PYCONV_WGEMM_NAME(ISA, T, MRB, NV)(Vx + t0 * cp, cp, Ux + j0, cols, \
+                    PYCONV_WGEMM_NAME(ISA, T, MRB, NV)(Vx + t0 * cp, cp, Ux + j0, a2 * cols, \
                                                        Mx + t0 * cols + j0, cols, kn,   \
                                                        acc);                            \
                 for (; t0 < nt; t0 += (MRS))                                            \
-                    PYCONV_WGEMM_NAME(ISA, T, MRS, NV)(Vx + t0 * cp, cp, Ux + j0, cols, \
+                    PYCONV_WGEMM_NAME(ISA, T, MRS, NV)(Vx + t0 * cp, cp, Ux + j0, a2 * cols, \
                                                        Mx + t0 * cols + j0, cols, kn,   \
                                                        acc);                            \
             }                                                                           \
@@ -348,7 +315,7 @@ typedef struct {
                             memcpy(dst + j * plane + w0, &r[j], sizeof(vec));           \
                     } else {                                                            \
                         for (int64_t j = 0; j < nco; ++j)                               \
-                            memcpy(dst + j * plane + w0, &r[j], (size_t)nw * sizeof(real)); \
+                            pv_tail_##ISA##_##T(dst + j * plane + w0, (const real *)&r[j], nw); \
                     }                                                                   \
                 }                                                                       \
             }                                                                           \
@@ -390,34 +357,68 @@ typedef struct {
         }                                                                               \
     }                                                                                   \
                                                                                         \
-    /* U[xi][c][j] for c < kn from the transposed taps wT. */                           \
+    /* U[c][xi][j] = (G g G^T)[xi] for the taps g of output channel co0 + j (zero past  \
+     * Cog) and input channel c0 + c, c < kn, of the group's weights wg.  VL channels at \
+     * a time, their taps for each vector of VL output channels are transposed (9 VL x   \
+     * VL blocks) into the L1-sized scratch tw[((v * VL + c) * 9 + t) * VL + lane], then \
+     * transformed, all vectors of a channel in a row so that each line of U is written  \
+     * whole while it is in L1. */                                                      \
     PV_ATTR_##ISA static void pv_wwt_##ISA##_##T##_##M(const pyconv_wino_plan *p,       \
-                                                        const PV_T_##T *wT, int64_t kn, \
-                                                        PV_T_##T *U)                    \
+                                                        const PV_T_##T *wg, int64_t co0, \
+                                                        int64_t c0, int64_t kn,         \
+                                                        PV_T_##T *U, PV_T_##T *tw)      \
     {                                                                                   \
         typedef pv_##ISA##_##T vec;                                                     \
         typedef PV_T_##T real;                                                          \
         enum { VL = sizeof(vec) / sizeof(real), A = (M) + 2 };                          \
-        const int64_t cols = p->cols, us = p->kc * cols;                                \
-        for (int64_t c = 0; c < kn; ++c)                                                \
-            for (int64_t j = 0; j < cols; j += VL) {                                    \
-                vec h[A][3];                                                            \
-                _Pragma("GCC unroll 4") for (int s = 0; s < 3; ++s)                     \
-                {                                                                       \
-                    vec g[3], u[A];                                                     \
-                    _Pragma("GCC unroll 4") for (int r = 0; r < 3; ++r)                 \
-                        memcpy(&g[r], wT + (c * 9 + r * 3 + s) * cols + j, sizeof(vec)); \
-                    PV_WIN_W_##M(g, u)                                                  \
-                    _Pragma("GCC unroll 8") for (int a = 0; a < A; ++a) h[a][s] = u[a]; \
-                }                                                                       \
-                _Pragma("GCC unroll 8") for (int a = 0; a < A; ++a)                     \
-                {                                                                       \
-                    vec u[A];                                                           \
-                    PV_WIN_W_##M(h[a], u)                                               \
-                    _Pragma("GCC unroll 8") for (int b = 0; b < A; ++b)                 \
-                        memcpy(U + (a * A + b) * us + c * cols + j, &u[b], sizeof(vec)); \
+        const int64_t cols = p->cols, rowlen = p->Cig * 9;                              \
+        for (int64_t cc = 0; cc < kn; cc += VL) {                                       \
+            const int64_t nc = kn - cc < VL ? kn - cc : VL, ne = nc * 9;                \
+            for (int64_t j0 = 0; j0 < cols; j0 += VL) {                                 \
+                int64_t nco = p->Cog - (co0 + j0);                                      \
+                nco = nco < 0 ? 0 : (nco > VL ? VL : nco);                              \
+                const real *src = wg + (co0 + j0) * rowlen + (c0 + cc) * 9;             \
+                real *tv = tw + j0 * 9 * VL;                                            \
+                for (int64_t e0 = 0; e0 < ne; e0 += VL) {                               \
+                    vec r[VL];                                                          \
+                    if (nco == VL && e0 + VL <= ne) {                                   \
+                        for (int j = 0; j < VL; ++j)                                    \
+                            memcpy(&r[j], src + j * rowlen + e0, sizeof(vec));          \
+                    } else {                                                            \
+                        real t[VL][VL];                                                 \
+                        const int64_t n = ne - e0 < VL ? ne - e0 : VL;                  \
+                        memset(t, 0, sizeof(t));                                        \
+                        for (int64_t j = 0; j < nco; ++j)                               \
+                            pv_tail_##ISA##_##T(t[j], src + j * rowlen + e0, n);        \
+                        memcpy(r, t, sizeof(t));                                        \
+                    }                                                                   \
+                    pv_wtr_##ISA##_##T(r);                                              \
+                    for (int l = 0; l < VL; ++l)                                        \
+                        memcpy(tv + (e0 + l) * VL, &r[l], sizeof(vec));                 \
                 }                                                                       \
             }                                                                           \
+            for (int64_t c = 0; c < nc; ++c)                                            \
+                for (int64_t j0 = 0; j0 < cols; j0 += VL) {                             \
+                    const real *tc = tw + (j0 * 9 + c * 9) * VL;                        \
+                    vec h[A][3];                                                        \
+                    _Pragma("GCC unroll 4") for (int s = 0; s < 3; ++s)                 \
+                    {                                                                   \
+                        vec g[3], u[A];                                                 \
+                        _Pragma("GCC unroll 4") for (int r = 0; r < 3; ++r)             \
+                            memcpy(&g[r], tc + (r * 3 + s) * VL, sizeof(vec));          \
+                        PV_WIN_W_##M(g, u)                                              \
+                        _Pragma("GCC unroll 8") for (int a = 0; a < A; ++a) h[a][s] = u[a]; \
+                    }                                                                   \
+                    real *uc = U + (cc + c) * (A * A) * cols + j0;                      \
+                    _Pragma("GCC unroll 8") for (int a = 0; a < A; ++a)                 \
+                    {                                                                   \
+                        vec u[A];                                                       \
+                        PV_WIN_W_##M(h[a], u)                                           \
+                        _Pragma("GCC unroll 8") for (int b = 0; b < A; ++b)             \
+                            memcpy(uc + (a * A + b) * cols, &u[b], sizeof(vec));        \
+                    }                                                                   \
+                }                                                                       \
+        }                                                                               \
     }                                                                                   \
                                                                                         \
     /* The outputs of tiles t0 .. t0 + tw - 1 (one tile row) from M, plus the bias      \
@@ -484,10 +485,13 @@ typedef struct {
             pv_wstage_##ISA##_##T(p, x + (n * p->C + g * p->Cig) * plane, tr * (M), S); \
             pv_win_##ISA##_##T##_##M(p, S, V, r * p->tw);                               \
         }                                                                               \
-        if (nt < p->tb_pad)                                                             \
+        /* the micro-kernels take mr_big rows, then mr_small rows up to nt or past it */ \
+        const int64_t rows = nt / p->mr_big * p->mr_big                                 \
+                             + pyconv_ceil_div(nt % p->mr_big, p->mr_small) * p->mr_small;    \
+        if (nt < rows)                                                                  \
             for (int64_t xi = 0; xi < a2; ++xi)                                         \
                 memset(V + (xi * p->tb_pad + nt) * p->cig_pad, 0,                       \
-                       (size_t)((p->tb_pad - nt) * p->cig_pad) * sizeof(real));         \
+                       (size_t)((rows - nt) * p->cig_pad) * sizeof(real));              \
         const int64_t pend = (rng + 1) * p->ppr < p->npanels ? (rng + 1) * p->ppr       \
                                                                : p->npanels;            \
         const real *wg = w + g * p->Cog * p->Cig * 9;                                   \
@@ -495,8 +499,7 @@ typedef struct {
             const int64_t co0 = pn * p->cols;                                           \
             for (int64_t c0 = 0; c0 < p->Cig; c0 += p->kc) {                            \
                 const int64_t kn = p->Cig - c0 < p->kc ? p->Cig - c0 : p->kc;           \
-                pv_wtrw_##ISA##_##T(p, wg, co0, c0, kn, wT);                            \
-                pv_wwt_##ISA##_##T##_##M(p, wT, kn, U);                                 \
+                pv_wwt_##ISA##_##T##_##M(p, wg, co0, c0, kn, U, wT);                    \
                 pv_wprod_##ISA##_##T(p, V, U, Mb, nt, c0, kn, c0 > 0);                  \
             }                                                                           \
             for (int64_t j = 0; j < p->cols; ++j)                                       \
@@ -522,29 +525,30 @@ typedef struct {
     pyconv_wino_kernels f32, f64;
 } pyconv_wino_isa;
 
-#define PYCONV_WINO_KERNELS(ISA, T, VLN, MRB, MRS, NV)                                  \
+#define PYCONV_WINO_KERNELS(ISA, T, VLN, MRB, MRS, NV)                                \
     {                                                                                   \
         PYCONV_WINO_ITEM_NAME(ISA, T, 2), PYCONV_WINO_ITEM_NAME(ISA, T, 4), (VLN),      \
             (NV) * (VLN), (MRB), (MRS)                                                  \
     }
 
 /* Shapes: MRB x NV accumulators (+ NV + 1) fit the register file, as for the direct
- * tiles; MRS serves blocks of few tiles (a 7x7 layer at batch 1 has 4 of 4x4). */
+ * tiles; MRS x NV serves the rest of a block, so that a block of few tiles (a 7x7 layer
+ * at batch 1 has 4 of 4x4) wastes no rows; at least 8 accumulators hide the latency. */
 #if defined(__aarch64__)
 PYCONV_DEFINE_WINO(base, f32, 4, 8, 4, 2)
 PYCONV_DEFINE_WINO(base, f64, 2, 8, 4, 2)
 #define PV_WINO_BASE_F32 PYCONV_WINO_KERNELS(base, f32, 4, 8, 4, 2)
 #define PV_WINO_BASE_F64 PYCONV_WINO_KERNELS(base, f64, 2, 8, 4, 2)
 #else
-PYCONV_DEFINE_WINO(base, f32, 4, 6, 3, 2)
-PYCONV_DEFINE_WINO(base, f64, 2, 6, 3, 2)
-#define PV_WINO_BASE_F32 PYCONV_WINO_KERNELS(base, f32, 4, 6, 3, 2)
-#define PV_WINO_BASE_F64 PYCONV_WINO_KERNELS(base, f64, 2, 6, 3, 2)
+PYCONV_DEFINE_WINO(base, f32, 4, 6, 4, 2)
+PYCONV_DEFINE_WINO(base, f64, 2, 6, 4, 2)
+#define PV_WINO_BASE_F32 PYCONV_WINO_KERNELS(base, f32, 4, 6, 4, 2)
+#define PV_WINO_BASE_F64 PYCONV_WINO_KERNELS(base, f64, 2, 6, 4, 2)
 #endif
 
 #if PYCONV_X86
-PYCONV_DEFINE_WINO(avx2, f32, 8, 6, 3, 2)
-PYCONV_DEFINE_WINO(avx2, f64, 4, 6, 3, 2)
+PYCONV_DEFINE_WINO(avx2, f32, 8, 6, 4, 2)
+PYCONV_DEFINE_WINO(avx2, f64, 4, 6, 4, 2)
 PYCONV_DEFINE_WINO(avx512, f32, 16, 8, 4, 2)
 PYCONV_DEFINE_WINO(avx512, f64, 8, 8, 4, 2)
 #endif
@@ -553,8 +557,8 @@ static const pyconv_wino_isa pyconv_wino_isas[] = {
 #if PYCONV_X86
     {"avx512", PYCONV_WINO_KERNELS(avx512, f32, 16, 8, 4, 2),
      PYCONV_WINO_KERNELS(avx512, f64, 8, 8, 4, 2)},
-    {"avx2", PYCONV_WINO_KERNELS(avx2, f32, 8, 6, 3, 2),
-     PYCONV_WINO_KERNELS(avx2, f64, 4, 6, 3, 2)},
+    {"avx2", PYCONV_WINO_KERNELS(avx2, f32, 8, 6, 4, 2),
+     PYCONV_WINO_KERNELS(avx2, f64, 4, 6, 4, 2)},
 #endif
     {"baseline", PV_WINO_BASE_F32, PV_WINO_BASE_F64},
 };
@@ -575,7 +579,7 @@ static const pyconv_wino_isa *pyconv_wino_active(void)
  * columns 2 .. Ho-1 / Wo-1).  band[side] (top, bottom, left, right): the largest |x| in
  * the input rows (columns) at padded positions `dh` (`dw`), those a tile mixes with taps
  * that never meet them (see _winograd.pxi); -1 marks a position that is not a pixel. */
-#define PYCONV_WINO_STATS(T, SUFFIX)                                                    \
+#define PYCONV_WINO_STATS(T, SUFFIX, FABS)                                              \
     static void pyconv_wino_stats_##SUFFIX(const T *xp, int64_t H, int64_t W,           \
                                            int64_t pt, int64_t pl, int64_t Ho,          \
                                            int64_t Wo, const int64_t *dh,               \
@@ -589,9 +593,17 @@ static const pyconv_wino_isa *pyconv_wino_active(void)
         if (c1 > W) c1 = W;                                                             \
         double s = 0;                                                                   \
         for (int64_t i = r0; i < r1; ++i) {                                             \
-            T acc = 0; /* a row in the input's precision: see _winograd.pxi */          \
-            for (int64_t j = c0; j < c1; ++j) acc += (T)fabs((double)xp[i * W + j]);   \
-            s += (double)acc;                                                           \
+            /* a row in the input's precision, 16 lanes (vectorised; a float32 row sum  \
+             * can only overflow where the exact one exceeds FLT_MAX, and then the      \
+             * check passes as it should) */                                            \
+            const T *row = xp + i * W;                                                  \
+            T acc[16] = {0}, a = 0;                                                     \
+            int64_t j = c0;                                                             \
+            for (; j + 16 <= c1; j += 16)                                               \
+                for (int k = 0; k < 16; ++k) acc[k] += FABS(row[j + k]);                \
+            for (; j < c1; ++j) a += FABS(row[j]);                                      \
+            for (int k = 0; k < 16; ++k) a += acc[k];                                   \
+            s += (double)a;                                                             \
         }                                                                               \
         *core = s;                                                                      \
         for (int side = 0; side < 4; ++side) {                                          \
@@ -599,22 +611,17 @@ static const pyconv_wino_isa *pyconv_wino_active(void)
             for (int k = 0; k < 2; ++k) {                                               \
                 const int64_t q = side < 2 ? dh[2 * side + k] : dw[2 * (side - 2) + k]; \
                 if (q < 0) continue;                                                    \
-                if (side < 2) {                                                         \
-                    for (int64_t j = 0; j < W; ++j) {                                   \
-                        const double a = fabs((double)xp[q * W + j]);                   \
-                        mx = (a > mx || a != a) ? a : mx;                               \
-                    }                                                                   \
-                } else {                                                                \
-                    for (int64_t i = 0; i < H; ++i) {                                   \
-                        const double a = fabs((double)xp[i * W + q]);                   \
-                        mx = (a > mx || a != a) ? a : mx;                               \
-                    }                                                                   \
+                const int64_t n = side < 2 ? W : H, step = side < 2 ? 1 : W;            \
+                const T *v = side < 2 ? xp + q * W : xp + q;                            \
+                for (int64_t j = 0; j < n; ++j) {                                       \
+                    const double a = FABS(v[j * step]);                                 \
+                    mx = (a > mx || a != a) ? a : mx;                                   \
                 }                                                                       \
             }                                                                           \
             band[side] = mx;                                                            \
         }                                                                               \
     }
-PYCONV_WINO_STATS(float, f32)
-PYCONV_WINO_STATS(double, f64)
+PYCONV_WINO_STATS(float, f32, fabsf)
+PYCONV_WINO_STATS(double, f64, fabs)
 
 #endif /* PYCONV_WINOGRAD_H */

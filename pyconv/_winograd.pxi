@@ -28,13 +28,21 @@ cdef extern from "_kernels.h" nogil:
                                const int64_t *dw, double *core, double *band)
 
 
-cdef enum:
-    # Per-thread blocks (bytes): the transformed input of a block of tiles (read once per
-    # panel of output channels: L2, or L3 for wide layers), the panel's products and
-    # one block of transformed weights (both L2).
-    WINO_V_BYTES = 1 << 20
-    WINO_M_BYTES = 256 << 10
-    WINO_U_BYTES = 256 << 10
+# Per-thread blocks (bytes): the transformed input of a block of tiles (read once per
+# panel of output channels: L2, or L3 for wide layers), the panel's products and one
+# block of transformed weights (both L2).
+cdef int64_t WINO_V_BYTES = 4 << 20
+cdef int64_t WINO_M_BYTES = 512 << 10
+cdef int64_t WINO_U_BYTES = 512 << 10
+
+
+def _set_wino_blocks(int64_t v, int64_t m, int64_t u):
+    """Set the block budgets (bytes); returns the old ones (for tuning measurements)."""
+    global WINO_V_BYTES, WINO_M_BYTES, WINO_U_BYTES
+    old = (WINO_V_BYTES, WINO_M_BYTES, WINO_U_BYTES)
+    WINO_V_BYTES, WINO_M_BYTES, WINO_U_BYTES = v, m, u
+    return old
+
 
 # The border check (see _wino_border): a pixel that a tile mixes with taps that never
 # meet it may be this many times the mean magnitude of its channel before the outputs
@@ -230,11 +238,16 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     p.vl, p.cols, p.mr_big, p.mr_small = k.vl, k.cols, k.mr_big, k.mr_small
     cdef int64_t a2 = p.alpha * p.alpha
     p.cig_pad = _wino_roundup(p.Cig, p.vl)
-    p.kc = max(1, min(p.Cig, WINO_U_BYTES // (a2 * p.cols * esize)))
+    # input channels per weight block: whole vectors (the taps are transposed VL channels
+    # at a time), blocks of about equal size
+    p.kc = max(p.vl, WINO_U_BYTES // (a2 * p.cols * esize) // p.vl * p.vl)
+    p.kc = min(_wino_roundup(ceil_div(p.Cig, ceil_div(p.Cig, p.kc)), p.vl), p.Cig)
     cdef int64_t tb_max = min(WINO_V_BYTES // (a2 * p.cig_pad * esize),
                               WINO_M_BYTES // (a2 * p.cols * esize))
+    # blocks of whole tile rows, as few as the budgets allow, of equal size
     p.R = min(max(tb_max // p.tw, 1), p.N * p.th)
     p.nblocks = ceil_div(p.N * p.th, p.R)
+    p.R = ceil_div(p.N * p.th, p.nblocks)
     p.npanels = ceil_div(p.Cog, p.cols)
     cdef double flops = 2.0 * p.N * p.Co * p.Ho * p.Wo * p.Cig * 9
     cdef int nt = _num_threads
@@ -248,7 +261,7 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
         p.nranges = min(p.npanels, ceil_div(3 * nt, p.G * p.nblocks))
     p.ppr = ceil_div(p.npanels, p.nranges)
     p.nranges = ceil_div(p.npanels, p.ppr)
-    p.tb_pad = _wino_roundup(p.R * p.tw, p.mr_small)
+    p.tb_pad = p.R * p.tw + p.mr_small  # rows the micro-kernels may take past the tiles
     p.wp = p.tw * tile + 2
     p.yw = _wino_roundup(p.tw * tile, p.vl)
     cdef int64_t al = 64 // esize, off = 0
@@ -259,7 +272,7 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     p.off_u = off
     off += _wino_roundup(a2 * p.kc * p.cols, al)
     p.off_wt = off
-    off += _wino_roundup(9 * p.kc * p.cols, al)
+    off += _wino_roundup(9 * p.vl * p.cols, al)
     p.off_m = off
     off += _wino_roundup(a2 * p.tb_pad * p.cols, al)
     p.off_y = off
