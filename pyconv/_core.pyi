@@ -57,5 +57,5 @@ def winograd_forward(
     border_check: bool = True,
 ) -> npt.NDArray[np.floating]: ...
 def winograd_border_sides(
-    x: npt.NDArray[np.floating], padding: Sequence[int], tile: int = 4
+    x: npt.NDArray[np.floating], padding: Sequence[int], tile: int = 4, groups: int = 1
 ) -> tuple[str, ...]: ...

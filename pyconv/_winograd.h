@@ -288,15 +288,19 @@ typedef struct {
     }                                                                                   \
                                                                                         \
     /* Output rows oh0 .. oh0 + m - 1 of channels co0 .. co0 + cols - 1 from the       \
-     * channels-last Y[oi][ow][j] into the group's NCHW output yg. */                   \
+     * channels-last Y[oi][ow][j] into the group's NCHW output yg.  *flag becomes NaN   \
+     * if a stored value is not finite (the sum of v - v, 0 for finite v). */           \
     PV_ATTR_##ISA static void pv_wstore_##ISA##_##T(const pyconv_wino_plan *p,          \
                                                     const PV_T_##T *Y, PV_T_##T *yg,    \
-                                                    int64_t co0, int64_t oh0)           \
+                                                    int64_t co0, int64_t oh0,           \
+                                                    PV_T_##T *flag)                     \
     {                                                                                   \
         typedef pv_##ISA##_##T vec;                                                     \
         typedef PV_T_##T real;                                                          \
         enum { VL = sizeof(vec) / sizeof(real) };                                       \
         const int64_t plane = p->Ho * p->Wo, cols = p->cols;                            \
+        vec bad = (vec){0};                                                             \
+        real bad_tail = 0;                                                              \
         for (int64_t oi = 0; oi < p->m && oh0 + oi < p->Ho; ++oi) {                     \
             const real *yrow = Y + oi * p->yw * cols;                                   \
             for (int64_t j0 = 0; j0 < cols; j0 += VL) {                                 \
@@ -311,15 +315,22 @@ typedef struct {
                         memcpy(&r[l], yrow + (w0 + l) * cols + j0, sizeof(vec));        \
                     pv_wtr_##ISA##_##T(r);                                              \
                     if (nw == VL) {                                                     \
-                        for (int64_t j = 0; j < nco; ++j)                               \
+                        for (int64_t j = 0; j < nco; ++j) {                             \
                             memcpy(dst + j * plane + w0, &r[j], sizeof(vec));           \
+                            bad += r[j] - r[j];                                         \
+                        }                                                               \
                     } else {                                                            \
-                        for (int64_t j = 0; j < nco; ++j)                               \
-                            pv_tail_##ISA##_##T(dst + j * plane + w0, (const real *)&r[j], nw); \
+                        for (int64_t j = 0; j < nco; ++j) {                             \
+                            const real *v = (const real *)&r[j];                        \
+                            pv_tail_##ISA##_##T(dst + j * plane + w0, v, nw);           \
+                            for (int64_t k = 0; k < nw; ++k) bad_tail += v[k] - v[k];   \
+                        }                                                               \
                     }                                                                   \
                 }                                                                       \
             }                                                                           \
         }                                                                               \
+        for (int k = 0; k < VL; ++k) bad_tail += bad[k];                                \
+        *flag += bad_tail;                                                              \
     }
 
 /* The tile-size dependent parts: the transforms and the work item. */
@@ -461,7 +472,8 @@ typedef struct {
     }                                                                                   \
                                                                                         \
     /* Work item `item` = (group, block of tile rows, range of panels); ws: this        \
-     * thread's workspace (p->ws_each elements). */                                     \
+     * thread's workspace (p->ws_each elements), whose element off_tmp + cols becomes   \
+     * NaN if an output is not finite (the caller zeroes it). */                        \
     PV_ATTR_##ISA static void PYCONV_WINO_ITEM_NAME(ISA, T, M)(                         \
         const pyconv_wino_plan *p, const void *xv, const void *wv, const void *bv,      \
         void *yv, void *wsv, int64_t item)                                              \
@@ -508,7 +520,7 @@ typedef struct {
                 const int64_t n = (r0 + r) / p->th, tr = (r0 + r) % p->th;              \
                 pv_wout_##ISA##_##T##_##M(p, Mb, bias, r * p->tw, Y);                   \
                 pv_wstore_##ISA##_##T(p, Y, y + (n * p->Co + g * p->Cog) * oplane, co0, \
-                                      tr * (M));                                        \
+                                      tr * (M), bias + p->cols);                        \
             }                                                                           \
         }                                                                               \
     }

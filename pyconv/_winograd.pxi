@@ -45,9 +45,20 @@ def _set_wino_blocks(int64_t v, int64_t m, int64_t u):
 
 
 # The border check (see _wino_border): a pixel that a tile mixes with taps that never
-# meet it may be this many times the mean magnitude of its channel before the outputs
-# of its tiles are computed by the direct kernels instead.
-cdef double WINO_BORDER = 64.0
+# meet it may be WINO_BORDER * (K + 1) times the mean magnitude of its channel (K = 9
+# C_in / groups) before the outputs of its tiles are computed by the direct kernels
+# instead.  Its rounding error is about a constant times that ratio while the bound grows
+# with K + 1, so the largest error found at the limit does not depend on the channel
+# count: with the factor 1, up to 7.1 (K + 1) eps max(A) for F(4x4) (one input channel),
+# more than the worst found inside images (5.9); with 0.5, about half; with a fixed 32
+# instead of (K + 1) / 2, 17.5 with one input channel.  A ResNet layer (K + 1 = 577 and
+# more) still takes border pixels hundreds of times their channel's mean.
+cdef double WINO_BORDER = 0.5
+
+
+def _wino_border_factor():
+    """The border check's factor, per (K + 1) (for measurements and tests)."""
+    return WINO_BORDER
 
 
 def _set_wino_border(double factor):
@@ -94,11 +105,12 @@ cdef int _wino_border(const void *x, bint f32, const pyconv_wino_plan *p, int nt
     pixel (see _wino_positions) is also mixed with taps that never meet it, and
     sum_c |w[o, c, t]| |x[c, p]| is then bounded by sum_c max_t |w[o, c, t]| band_c
     (band_c: the largest |x| of channel c on the dangerous rows or columns of a side).
-    If band_c <= WINO_BORDER * mean_c for every channel, where mean_c is the sum of |x|
-    over the pixels every tap meets divided by the N Ho Wo outputs, that sum is at most
-    WINO_BORDER * sum_c sum_t |w[o, c, t]| mean_c, which is at most WINO_BORDER times the
-    mean of A over the outputs of channel o, so at most WINO_BORDER * max(A): the error
-    stays within a constant times the norm-wise bound.  Otherwise the side is unsafe.
+    If band_c <= beta * mean_c for every channel, where mean_c is the sum of |x| over the
+    pixels every tap meets divided by the N Ho Wo outputs, that sum is at most
+    beta * sum_c sum_t |w[o, c, t]| mean_c, which is at most beta times the mean of A
+    over the outputs of channel o, so at most beta * max(A); with beta = WINO_BORDER *
+    (K + 1) the error stays within a constant times the norm-wise bound, (K + 1) eps
+    max(A).  Otherwise the side is unsafe.
     (A NaN makes a side unsafe; an infinity makes A infinite, and the check passes.)
     """
     cdef int64_t planes = p.N * p.C, i, c, s
@@ -130,6 +142,7 @@ cdef int _wino_border(const void *x, bint f32, const pyconv_wino_plan *p, int nt
                                           p.pl, p.Ho, p.Wo, dh, dw, core + i,
                                           band + 4 * i)
     cdef double outs = <double> p.N * p.Ho * p.Wo, mean
+    cdef double beta = WINO_BORDER * (9 * p.Cig + 1)
     cdef int unsafe = 0
     for c in range(p.C):
         mean = 0.0
@@ -139,7 +152,7 @@ cdef int _wino_border(const void *x, bint f32, const pyconv_wino_plan *p, int nt
         for s in range(4):
             for i in range(p.N):
                 # (written so that a NaN makes the side unsafe)
-                if not band[4 * (i * p.C + c) + s] <= WINO_BORDER * mean:
+                if not band[4 * (i * p.C + c) + s] <= beta * mean:
                     unsafe |= 1 << s
     free(core)
     return unsafe
@@ -254,11 +267,20 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     cdef bint par = nt > 1 and flops >= PARALLEL_MIN_FLOPS
     if not par:
         nt = 1
-    # Few (group, block) items for the threads: split the output channels too (each
-    # range computes the block's transformed input again, a small part of its work).
+    # Fewer (group, block) items than threads: split the work in as many equal parts as
+    # threads.  Splitting the tiles makes each part transform the weights again (work per
+    # input x output channel), splitting the output channels makes each transform the
+    # block's input again (work per input channel x tile): split whichever is larger.
+    # (Measured on 2 threads: three ranges per thread, each transforming the input
+    # again, scaled 1.2x from 1 thread on ResNet l1; one per thread, 1.6-1.9x.)
     p.nranges = 1
-    if par and p.G * p.nblocks < 3 * nt:
-        p.nranges = min(p.npanels, ceil_div(3 * nt, p.G * p.nblocks))
+    if par and p.G * p.nblocks < nt:
+        if p.R * p.tw > p.Cog and p.N * p.th >= nt:
+            p.nblocks = ceil_div(nt, p.G)
+            p.R = ceil_div(p.N * p.th, p.nblocks)
+            p.nblocks = ceil_div(p.N * p.th, p.R)
+        else:
+            p.nranges = min(p.npanels, ceil_div(nt, p.G * p.nblocks))
     p.ppr = ceil_div(p.npanels, p.nranges)
     p.nranges = ceil_div(p.npanels, p.ppr)
     p.tb_pad = p.R * p.tw + p.mr_small  # rows the micro-kernels may take past the tiles
@@ -277,8 +299,8 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     off += _wino_roundup(a2 * p.tb_pad * p.cols, al)
     p.off_y = off
     off += _wino_roundup(tile * p.yw * p.cols, al)
-    p.off_tmp = off
-    off += _wino_roundup(p.cols, al)
+    p.off_tmp = off  # the bias of a panel, then this thread's non-finite flag
+    off += _wino_roundup(p.cols + 1, al)
     p.ws_each = off
 
     cdef int64_t dh[4]
@@ -310,6 +332,12 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     cdef int64_t item_flops = <int64_t> (flops / nitems)
     if par:
         _parallel_calls += 1
+    cdef int t
+    for t in range(nt):
+        if f32:
+            (<float *> ws)[t * p.ws_each + p.off_tmp + p.cols] = 0
+        else:
+            (<double *> ws)[t * p.ws_each + p.off_tmp + p.cols] = 0
     with nogil:
         if par:
             for item in prange(nitems, num_threads=nt, schedule="dynamic"):
@@ -322,9 +350,21 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
                 if not pyconv_flag_get(&ctl.abort):
                     item_fn(&p, xp, wp, bptr, op, ws, item)
                     _account(&ctl, item_flops)
+    cdef double nonfinite = 0
+    for t in range(nt):
+        if f32:
+            nonfinite += (<float *> ws)[t * p.ws_each + p.off_tmp + p.cols]
+        else:
+            nonfinite += (<double *> ws)[t * p.ws_each + p.off_tmp + p.cols]
     free(ws)
     if ctl.abort:
         _reraise(&ctl)
+    if nonfinite != 0:
+        # An infinity or NaN in the output: from one in the input, which the transforms
+        # spread over whole tiles, or from their intermediate values overflowing (they
+        # exceed the inputs by up to 100x).  The direct kernels put them where IEEE
+        # arithmetic on the padded input does.
+        return conv_forward(xa, wa, bias, (1, 1), (pt, pb, pl, pr), (1, 1), groups)
 
     # Sides whose border pixels are too large for the transforms: those tiles' outputs
     # come from the direct kernels instead (elementwise-accurate, so within the bound).
@@ -340,12 +380,13 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     return out
 
 
-def winograd_border_sides(x, padding, int64_t tile=4):
+def winograd_border_sides(x, padding, int64_t tile=4, int64_t groups=1):
     """The sides (top, bottom, left, right) whose border tiles the Winograd path would
     compute with the direct kernels for this input (tests and docs)."""
     cdef cnp.ndarray xa = np.ascontiguousarray(x)
     cdef pyconv_wino_plan p
     p.N, p.C, p.H, p.W = xa.shape[0], xa.shape[1], xa.shape[2], xa.shape[3]
+    p.Cig = p.C // groups
     p.pt, p.pl = padding[0], padding[2]
     p.Ho = p.H + padding[0] + padding[1] - 2
     p.Wo = p.W + padding[2] + padding[3] - 2

@@ -255,7 +255,7 @@ def test_the_border_check_keeps_the_bound(dtype, tile):
     checked = _core.winograd_forward(x, w, None, pads, 1, tile)
     assert _check(checked, x, w, None, pads, tile)["ok"]
     # below the check's factor the transforms compute the border, within the bound
-    x, w = _border_case(dtype, 60)
+    x, w = _border_case(dtype, 0.95 * _core._wino_border_factor() * (2 * 9 + 1))
     assert _core.winograd_border_sides(x, pads, tile) == ()
     assert _check(_core.winograd_forward(x, w, None, pads, 1, tile), x, w, None, pads, tile)["ok"]
 
@@ -285,6 +285,23 @@ def test_unsafe_borders_are_computed_by_the_direct_kernels():
     assert _check(got, x, w, b, (1, 1, 1, 1), 4)["ok"]
 
 
+def test_non_finite_outputs_come_from_the_direct_kernels():
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((4, 8, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 8, 12, 12)).astype(np.float32)
+    x[0, 0, 5, 5], x[1, 1, 2, 2] = np.nan, np.inf  # spread over whole tiles otherwise
+    direct = pyconv.conv2d(x, w, padding=1, backend="cython")
+    got = _core.winograd_forward(x, w, None, (1, 1, 1, 1), 1)
+    np.testing.assert_array_equal(got, direct)  # NaN and inf where IEEE puts them
+    # inputs near the range limit: the transforms' intermediate values (up to 100x the
+    # inputs) overflow, the direct sums do not
+    x = (rng.standard_normal((1, 8, 12, 12)) * 1e37).astype(np.float32)
+    w = (w * 1e-30).astype(np.float32)
+    got = _core.winograd_forward(x, w, None, (1, 1, 1, 1), 1)
+    assert np.isfinite(got).all()
+    assert _check(got, x, w, None, (1, 1, 1, 1), 4)["ok"]
+
+
 # ---------------------------------------------------------------------------------------
 # Threads, determinism, memory
 
@@ -293,6 +310,7 @@ def test_bitwise_identical_for_any_thread_count():
     rng = np.random.default_rng(9)
     cases = [
         ((1, 64, 28, 28), (64, 64, 3, 3), 1),  # one image: channel ranges split
+        ((1, 16, 56, 40), (16, 16, 3, 3), 1),  # more tiles than channels: tile rows split
         ((3, 24, 30, 17), (36, 8, 3, 3), 3),  # groups and several tile blocks
         ((1, 200, 7, 7), (96, 200, 3, 3), 1),  # several input-channel blocks
     ]

@@ -71,15 +71,16 @@ def why_not(spec: ConvSpec) -> str | None:
 def winograd_pays(spec: ConvSpec) -> bool:
     """Whether Winograd measured faster than the direct kernels for ``spec``.
 
-    The thresholds come from ``benchmarks/winograd_crossover.py`` (docs/performance.md):
-    Winograd's transforms cost per input and output channel, its savings per product of
-    the two, so it needs enough channels on both sides, and enough outputs per call to
-    amortise its per-call work.
+    ``benchmarks/winograd_crossover.py`` (docs/performance.md, "Winograd"): the transforms
+    cost per input and per output channel, the savings per product of the two, so
+    Winograd needs enough channels on both sides (it lost at 16 and fewer, won at 32 and
+    more, on AVX-512 and AVX2), and enough outputs per call to amortise the work done once
+    per call (it lost on a 4x4 plane at batch 1, won from 7x7 on).
     """
     cig = spec.in_channels // spec.groups
     cog = spec.out_channels // spec.groups
     ho, wo = spec.output_size
-    return cig >= 16 and cog >= 16 and spec.batch * ho * wo >= 64
+    return cig >= 32 and cog >= 32 and spec.batch * ho * wo >= 49
 
 
 class WinogradBackend:
