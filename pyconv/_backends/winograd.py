@@ -14,22 +14,23 @@ rounding errors are not bounded element by element: one input much larger than i
 neighbours, met there only by a zero tap, spoils outputs whose exact value and magnitude
 ``A = conv(|x|, |w|)`` are tiny.  The backend therefore declares the *norm-wise*
 contract of :mod:`pyconv.testing`, ``|got - exact| <= c (K + 1) eps max(A)``, with
-``c = 16`` for F(4x4) and ``c = 2`` for F(2x2) (3x the largest error found on adversarial
-data, docs/performance.md).  Pixels at the image border that a tile mixes with taps that
-never meet them could break even that bound; the kernel checks them on each call (cheap:
-one pass over the input) and computes the outputs of those tiles with the direct
-kernels when they are large (see ``_winograd.pxi``).
+``c = 16`` for F(4x4) and ``c = 2`` for F(2x2) (about 3x and 4x the largest errors an
+adversarial search found, docs/performance.md: measured margins, not a proof).  Pixels at
+the image border that a tile mixes with taps that never meet them could break even that
+bound; the kernel checks them on each call (one pass over the input) and computes the
+outputs of those tiles with the direct kernels when they are large (see
+``_winograd.pxi``); an output that comes out infinite or NaN makes the call run the direct
+kernels.
 
 Options (``pyconv.use_backend('winograd', tile=2, fallback='direct')``)
 -----------------------------------------------------------------------
 tile : {4, 2}, default 4
-    F(4x4, 3x3) (about 3x fewer multiplications, the faster) or F(2x2, 3x3) (2.25x fewer,
-    about 10x more accurate).
+    F(4x4, 3x3) (4x fewer multiplications, the faster on every ResNet layer measured) or
+    F(2x2, 3x3) (2.25x fewer, about 10x more accurate).
 fallback : {None, 'direct'}, default None
     ``None``: a call Winograd cannot compute (not 3x3, stride or dilation other than 1,
-    depthwise) raises
-    :class:`pyconv.UnsupportedCallError` with the reason, as for any backend named
-    explicitly.  ``'direct'``: such calls, and those where Winograd measured no faster
+    depthwise) raises :class:`pyconv.UnsupportedCallError` with the reason, as for any
+    backend named explicitly.  ``'direct'``: such calls, and those where Winograd measured no faster
     (:func:`winograd_pays`), run the direct kernels of the ``cython`` backend; the
     declared contract stays the norm-wise one.
 """
