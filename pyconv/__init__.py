@@ -1,11 +1,18 @@
-"""pyconv: PyTorch's conv2d on NumPy arrays, exactly, fast, without PyTorch.
+"""pyconv: PyTorch's convolutions on NumPy arrays, exactly, fast, without PyTorch.
 
 Public names
 ------------
-conv2d
-    ``torch.nn.functional.conv2d`` on NumPy arrays.
+conv1d, conv2d, conv3d
+    ``torch.nn.functional.conv1d`` / ``conv2d`` / ``conv3d`` on NumPy arrays.
+conv_transpose1d, conv_transpose2d, conv_transpose3d
+    ``torch.nn.functional.conv_transpose1d`` / ``2d`` / ``3d``.
+grad
+    ``torch.nn.grad``: ``conv{1,2,3}d_input``, ``conv{1,2,3}d_weight``, and
+    ``conv_bias_grad``.
 Conv2d
     ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
+OPERATIONS
+    The operations' names, as backends declare them.
 pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
 backends, use_backend, set_backend, refresh_backends
@@ -34,6 +41,7 @@ Examples
 from . import (
     _check_build,  # noqa: F401  (first: a clear error for an unbuilt tree)
     examples,
+    grad,
 )
 from ._config import show_config
 from ._environment import apply_isa as _apply_isa
@@ -49,15 +57,23 @@ from ._registry import (
     use_backend,
 )
 from ._threads import get_num_threads, set_num_threads
-from ._validation import ConvSpec
+from ._validation import OPERATIONS, ConvSpec
 from ._version import __version__
-from .functional import conv2d
+from .functional import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from .nn import Conv2d
 from .padding import pad
 
 _apply_isa()
 
 __all__ = [
+    "OPERATIONS",
     "BackendInfo",
     "BackendUnavailableError",
     "BackendWarning",
@@ -67,9 +83,15 @@ __all__ = [
     "UnsupportedCallError",
     "__version__",
     "backends",
+    "conv1d",
     "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "examples",
     "get_num_threads",
+    "grad",
     "pad",
     "refresh_backends",
     "set_backend",

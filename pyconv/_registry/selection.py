@@ -6,6 +6,12 @@ other); :func:`set_backend`; the ``PYCONV_BACKEND`` environment variable (read a
 by :func:`refresh_backends`); the default, ``cython``.  A backend that was named is used or
 the call fails with the reason; it never silently falls back to another one.
 
+Operations: a backend runs the operations it declares (``Capabilities.operations``).  With
+nothing selected, an operation runs on the default backend if that declares it, else on
+the reference backend ``numpy`` (which implements every operation); a *named* backend
+that lacks the operation is an error (:class:`UnsupportedCallError`, naming what it
+implements).
+
 The hot path, ``resolve(None, spec)`` with nothing selected, is one context-variable read
 and two attribute checks; :func:`fast_path` answers as cheaply, before validation.
 """
@@ -18,12 +24,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from .._validation import ConvSpec
+from .._validation import OPERATIONS, ConvSpec
 from . import discovery
 from .discovery import load_backend, loaded
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "REFERENCE_BACKEND",
     "UnsupportedCallError",
     "backend_name",
     "current_backend_name",
@@ -36,6 +43,8 @@ __all__ = [
 ]
 
 DEFAULT_BACKEND = "cython"
+#: Runs, with nothing selected, the operations the default backend does not declare.
+REFERENCE_BACKEND = "numpy"
 
 
 class UnsupportedCallError(ValueError):
@@ -53,12 +62,16 @@ _env_choice: str | None = None
 _default_obj: Any = None  # the default backend, once loaded
 
 
+def _is_backend_object(b: Any) -> bool:
+    return any(callable(getattr(b, op, None)) for op in OPERATIONS)
+
+
 def _check_choice(b: Any) -> Any:
-    if isinstance(b, str) or hasattr(b, "conv2d"):
+    if isinstance(b, str) or _is_backend_object(b):
         return b
     raise TypeError(
         f"backend must be a backend name (str) or an object with a conv2d method, not "
-        f"{type(b).__name__}"
+        f"{type(b).__name__} (or with the method of another operation in pyconv.OPERATIONS)"
     )
 
 
@@ -77,10 +90,12 @@ def _as_object(choice: _Choice) -> Any:
 def supports(obj: Any, spec: ConvSpec) -> bool | str:
     """Return True if backend ``obj`` can run ``spec``, else the reason it cannot."""
     caps = getattr(obj, "capabilities", None)
-    if caps is not None and not caps.universal:
-        ok = caps.check(spec)
+    if caps is not None:
+        ok = caps.implements(spec.op) if caps.universal else caps.check(spec)
         if ok is not True:
             return ok
+    elif not callable(getattr(obj, spec.op, None)):  # an object that declares nothing
+        return f"it has no {spec.op} method"
     check = getattr(obj, "supports", None)
     return True if check is None else check(spec)
 
@@ -140,13 +155,17 @@ def resolve(backend: Any, spec: ConvSpec) -> Any:
     BackendUnavailableError
         The chosen backend cannot be loaded.
     UnsupportedCallError
-        The chosen backend cannot run ``spec`` (the message says why).
+        The chosen backend cannot run ``spec`` (the message says why), e.g. a named
+        backend that does not implement ``spec.op``.
     """
     if backend is None:
         sel = _context.get() or _global
         if sel is None:
             if _env_choice is None:
-                return _default_obj or _default()  # the default runs every valid call
+                obj = _default_obj or _default()
+                if spec.op in obj.capabilities.operations:
+                    return obj  # the default runs every valid call of what it declares
+                return _checked(load_backend(REFERENCE_BACKEND), spec)
             sel = (_env_choice, ())
         return _checked(_as_object(sel), spec)
     obj = load_backend(backend) if isinstance(backend, str) else _check_choice(backend)

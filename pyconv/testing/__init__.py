@@ -85,8 +85,11 @@ from ._accuracy import (
     accuracy_bound,
     accuracy_report,
     assert_conv_close,
+    assert_op_close,
     compare_to_exact,
     exact_conv2d,
+    exact_op,
+    reduction_length,
 )
 from ._cases import ConformanceFailure
 from ._golden import ErrorCase, GoldenCase, GoldenData, GoldenDataError, load_golden
@@ -113,12 +116,15 @@ __all__ = [
     "accuracy_bound",
     "accuracy_report",
     "assert_conv_close",
+    "assert_op_close",
     "check_backend",
     "collect_cases",
     "compare_to_exact",
     "conformance_cases",
     "exact_conv2d",
+    "exact_op",
     "load_golden",
+    "reduction_length",
     "run_case",
 ]
 
