@@ -9,8 +9,8 @@ conv_transpose1d, conv_transpose2d, conv_transpose3d
 grad
     ``torch.nn.grad``: ``conv{1,2,3}d_input``, ``conv{1,2,3}d_weight``, and
     ``conv_bias_grad``.
-Conv2d
-    ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
+Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+    The ``torch.nn`` layers, with torch's init, checks, ``repr`` and state dict.
 OPERATIONS
     The operations' names, as backends declare them.
 pad
@@ -67,7 +67,7 @@ from .functional import (
     conv_transpose2d,
     conv_transpose3d,
 )
-from .nn import Conv2d
+from .nn import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .padding import pad
 
 _apply_isa()
@@ -78,8 +78,13 @@ __all__ = [
     "BackendUnavailableError",
     "BackendWarning",
     "Capabilities",
+    "Conv1d",
     "Conv2d",
+    "Conv3d",
     "ConvSpec",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "UnsupportedCallError",
     "__version__",
     "backends",
