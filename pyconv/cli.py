@@ -9,7 +9,7 @@ demo
 show-config
     :func:`pyconv.show_config`.
 backends
-    List the backends, their status and capabilities.
+    List the backends, their status and capabilities, and the operations each implements.
 check NAME
     Run the conformance suite (:func:`pyconv.testing.check_backend`) on a backend and
     print the report; exit status 0 when every case it declares passes, 1 otherwise.
@@ -235,7 +235,9 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     from ._registry import backends, current_backend_name
 
     default = current_backend_name()
-    rows = [("name", "status", "distribution", "dtypes", "features", "devices", "accuracy")]
+    rows = [
+        ("name", "status", "distribution", "dtypes", "features", "devices", "accuracy", "operations")
+    ]
     for b in backends():
         caps = b.capabilities
         feats = "-"
@@ -252,13 +254,31 @@ def _cmd_backends(args: argparse.Namespace) -> int:
                 ",".join(caps.devices) if caps else "-",
                 (f"{caps.accuracy} c={caps.accuracy_c:g}" if caps else "-")
                 + ("" if caps is None or caps.deterministic else ", nondeterministic"),
+                operations_summary(caps.operations) if caps else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    print("* = used when no backend is named")
+    print(
+        "* = used when no backend is named; an operation it does not implement then runs on "
+        "numpy"
+    )
     for b in backends():
         if not b.available:
             print(f"{b.name}: {b.reason}")
     return 0
+
+
+def operations_summary(operations: Sequence[str]) -> str:
+    """Write a backend's operations compactly: ``conv{1,2,3}d,conv_transpose2d,...``."""
+    from ._validation import KINDS, operation
+
+    parts = []
+    for kind in KINDS:
+        dims = [n for n in (1, 2, 3) if operation(kind, n) in operations]
+        if len(dims) == 1:
+            parts.append(operation(kind, dims[0]))
+        elif dims:
+            parts.append(operation(kind, 0).replace("0", "{" + ",".join(map(str, dims)) + "}"))
+    return ",".join(parts)

@@ -805,3 +805,127 @@ def test_cli_backends_subprocess():
     )
     names = [line.split()[0] for line in proc.stdout.splitlines()[1:4]]
     assert names == ["cython", "numpy", "torch"]
+
+
+# ---------------------------------------------------------------------------------------
+# Operations: what each backend implements, and dispatch by operation
+
+
+def _caps(**changes) -> dict:
+    return {"dtypes": ["float32", "float64"], "devices": ["cpu"], **changes}
+
+
+def test_builtin_backends_declare_their_operations():
+    from pyconv._backends import cython as cython_backend
+
+    ops = {b.name: b.capabilities.operations for b in pyconv.backends() if b.builtin}
+    assert set(ops["numpy"]) == set(pyconv.OPERATIONS)
+    assert set(ops["torch"]) == set(pyconv.OPERATIONS)
+    weight_grads = {"conv1d_weight", "conv2d_weight", "conv3d_weight"}
+    # the cython backend declares the weight gradients exactly when the compiled core has
+    # their kernel (flip entry_points.CYTHON's operations when _core.conv_weight_grad lands)
+    assert (weight_grads <= set(ops["cython"])) == cython_backend.HAS_WEIGHT_GRAD
+    assert set(ops["cython"]) | weight_grads == set(pyconv.OPERATIONS)
+    for name in ("cython", "numpy"):
+        obj = load_backend(name)
+        assert all(callable(getattr(obj, op)) for op in ops[name])
+
+
+def test_a_plugin_that_declares_nothing_implements_conv2d_only(site, arrays):
+    site.install("pyconvtest-old", {"old": spec("old")})
+    assert info("old").capabilities.operations == ("conv2d",)
+    x, w = arrays
+    pyconv.conv2d(x, w, backend="old")  # runs
+    wt = np.ones((2, 3, 3, 3), np.float32)
+    with pytest.raises(
+        UnsupportedCallError,
+        match=r"backend 'old' cannot run this call: it does not implement conv_transpose2d "
+        r"\(it implements conv2d\)",
+    ):
+        pyconv.conv_transpose2d(x, wt, backend="old")
+    with pyconv.use_backend("old"), pytest.raises(UnsupportedCallError, match="conv1d"):
+        pyconv.conv1d(x[0, :, 0], w[:, :, 0])  # a named backend never falls back
+    pyconv.set_backend("old")
+    with pytest.raises(UnsupportedCallError, match="conv2d_weight"):
+        pyconv.grad.conv2d_weight(x, w.shape, np.ones((1, 3, 4, 4), np.float32))
+
+
+def test_declared_operations_need_their_methods(site):
+    site.install(
+        "pyconvtest-liar",
+        {"liar": spec("liar", capabilities=_caps(operations=["conv2d", "conv_transpose2d"]))},
+    )
+    assert info("liar").available  # listing imports nothing
+    with pytest.raises(BackendUnavailableError, match="has no conv_transpose2d method"):
+        pyconv.use_backend("liar").__enter__()
+
+
+@pytest.mark.parametrize(
+    ("operations", "text"),
+    [
+        (["conv2d", "conv4d"], "operations must be among conv1d, conv2d"),
+        ([], "operations must be among"),
+        ("conv2d", "operations must be a list of names, got 'conv2d'"),
+    ],
+)
+def test_invalid_operations_make_a_plugin_unavailable(site, operations, text):
+    site.install("pyconvtest-badops", {"badops": spec("badops", capabilities=_caps(
+        operations=operations))})  # fmt: skip
+    assert not info("badops").available
+    assert text in info("badops").reason
+
+
+def test_an_object_without_capabilities_runs_the_operations_it_has(rng):
+    class OnlyConv1d:
+        def conv1d(self, x, w, b, spec):
+            return pyconv._backends.numpy.conv(x, w, b, spec)
+
+    x = rng.standard_normal((2, 3, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        pyconv.conv1d(x, w, backend=OnlyConv1d()), pyconv.conv1d(x, w, backend="numpy")
+    )
+    with pytest.raises(UnsupportedCallError, match="it has no conv2d method"):
+        pyconv.conv2d(x[:, :, None], w[:, :, None], backend=OnlyConv1d())
+
+
+def test_with_nothing_selected_an_operation_the_default_lacks_runs_on_the_reference(
+    monkeypatch, rng
+):
+    # the default (cython) declares conv2d; were it to lack an operation, the reference runs
+    # it instead, not an error (and a named cython is an error)
+    from pyconv._registry import selection
+
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    *_, s = pyconv._validation.prepare_conv_transpose(x[:, :, :2], w.transpose(1, 0, 2, 3))
+    default = load_backend("cython")
+    assert selection.resolve(None, s) is default
+    monkeypatch.setattr(
+        default, "capabilities", pyconv.Capabilities(operations=("conv2d",)), raising=False
+    )
+    assert selection.resolve(None, s) is load_backend("numpy")
+    with pytest.raises(UnsupportedCallError, match="does not implement conv_transpose2d"):
+        selection.resolve("cython", s)
+
+
+def test_conv2d_keeps_its_compiled_fast_entry():
+    # the hot path is the compiled entry, tried before any validation or dispatch
+    from pyconv import _core
+    from pyconv._registry import fast_path
+
+    load_backend("cython")
+    pyconv.conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 3, 3), np.float32))
+    assert fast_path(None) is _core.conv2d_fast
+
+
+def test_cli_backends_lists_operations(site, capsys):
+    site.install("pyconvtest-old", {"old": spec("old")})
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert rows["name"].split()[-1] == "operations"
+    assert rows["numpy"].split()[-1] == (
+        "conv{1,2,3}d,conv_transpose{1,2,3}d,conv{1,2,3}d_input,conv{1,2,3}d_weight"
+    )
+    assert rows["old"].split()[-1] == "conv2d"
