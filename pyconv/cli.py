@@ -233,10 +233,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     from ._registry import backends, current_backend_name
+    from ._registry.capabilities import operations_summary
 
     default = current_backend_name()
     rows = [
-        ("name", "status", "distribution", "dtypes", "features", "devices", "accuracy", "operations")
+        (
+            "name",
+            "status",
+            "distribution",
+            "dtypes",
+            "features",
+            "devices",
+            "accuracy",
+            "operations",
+        )
     ]
     for b in backends():
         caps = b.capabilities
@@ -254,31 +264,16 @@ def _cmd_backends(args: argparse.Namespace) -> int:
                 ",".join(caps.devices) if caps else "-",
                 (f"{caps.accuracy} c={caps.accuracy_c:g}" if caps else "-")
                 + ("" if caps is None or caps.deterministic else ", nondeterministic"),
-                operations_summary(caps.operations) if caps else "-",
+                operations_summary(caps.operations, sep=",") if caps else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     print(
-        "* = used when no backend is named; an operation it does not implement then runs on "
-        "numpy"
+        "* = used when no backend is named; an operation it does not implement then runs on numpy"
     )
     for b in backends():
         if not b.available:
             print(f"{b.name}: {b.reason}")
     return 0
-
-
-def operations_summary(operations: Sequence[str]) -> str:
-    """Write a backend's operations compactly: ``conv{1,2,3}d,conv_transpose2d,...``."""
-    from ._validation import KINDS, operation
-
-    parts = []
-    for kind in KINDS:
-        dims = [n for n in (1, 2, 3) if operation(kind, n) in operations]
-        if len(dims) == 1:
-            parts.append(operation(kind, dims[0]))
-        elif dims:
-            parts.append(operation(kind, 0).replace("0", "{" + ",".join(map(str, dims)) + "}"))
-    return ",".join(parts)

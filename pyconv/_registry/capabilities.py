@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .._validation import OPERATIONS, ConvSpec
+from .._validation import KINDS, OPERATIONS, ConvSpec, operation
 
-__all__ = ["PADDING_KINDS", "Capabilities", "padding_kind"]
+__all__ = ["PADDING_KINDS", "Capabilities", "operations_summary", "padding_kind"]
 
 PADDING_KINDS = ("none", "symmetric", "asymmetric")
 
@@ -116,7 +116,7 @@ class Capabilities:
         """Return True if ``op`` is declared, else the reason, naming what is."""
         if op in self.operations:
             return True
-        return f"it does not implement {op} (it implements {', '.join(self.operations)})"
+        return f"it does not implement {op} (it implements {operations_summary(self.operations)})"
 
     def check(self, spec: ConvSpec) -> bool | str:
         """Return True if the declaration covers ``spec``, else the reason it does not."""
@@ -144,3 +144,15 @@ def padding_kind(spec: ConvSpec) -> str:
     if spec.padding[::2] != spec.padding[1::2]:
         return "asymmetric"
     return "symmetric"
+
+
+def operations_summary(operations, sep: str = ", ") -> str:
+    """Write operations compactly: ``conv{1,2,3}d, conv_transpose2d, conv{2,3}d_input``."""
+    parts = []
+    for kind in KINDS:
+        dims = [n for n in (1, 2, 3) if operation(kind, n) in operations]
+        if len(dims) == 1:
+            parts.append(operation(kind, dims[0]))
+        elif dims:
+            parts.append(operation(kind, 0).replace("0", "{" + ",".join(map(str, dims)) + "}"))
+    return sep.join(parts)
