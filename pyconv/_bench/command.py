@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import _registry
 from . import machine, report, runner
-from .zoo import ZOO, describe, flops
+from .zoo import NAMES, describe, flops
 
 __all__ = [
     "BenchError",
@@ -191,8 +191,8 @@ def _backends(values: list[str]) -> list[str] | None:
 
 
 def _list_shapes() -> int:
-    width = max(map(len, ZOO))
-    for name in ZOO:
+    width = max(map(len, NAMES))
+    for name in NAMES:
         print(f"{name:<{width}}  {flops(name) / 1e6:>10.4g} MFLOP  {describe(name)}")
     return 0
 

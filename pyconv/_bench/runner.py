@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .. import _registry
-from .._validation import prepare_conv2d
-from ..functional import conv2d
+from .. import _registry, functional, grad
+from .._validation import split_operation
+from ..testing._cases import OpCall
 from . import machine
-from .zoo import ZOO, describe, flops, make_case
+from .zoo import NAMES, describe, flops, make_call
 
 __all__ = [
     "TORCH",
@@ -108,7 +108,7 @@ def select_cases(patterns: Sequence[str] = ()) -> list[str]:
         A pattern that matches no shape (the message lists the names).
     """
     if not patterns:
-        return list(ZOO)
+        return list(NAMES)
 
     def hit(pattern: str, name: str) -> bool:
         if any(ch in pattern for ch in "*?["):
@@ -116,9 +116,9 @@ def select_cases(patterns: Sequence[str] = ()) -> list[str]:
         return pattern in name
 
     for p in patterns:
-        if not any(hit(p, name) for name in ZOO):
-            raise ValueError(f"--filter {p!r} matches no shape; the shapes are: {', '.join(ZOO)}")
-    return [name for name in ZOO if any(hit(p, name) for p in patterns)]
+        if not any(hit(p, name) for name in NAMES):
+            raise ValueError(f"--filter {p!r} matches no shape; the shapes are: {', '.join(NAMES)}")
+    return [name for name in NAMES if any(hit(p, name) for p in patterns)]
 
 
 def default_backends() -> tuple[list[str], dict[str, str]]:
@@ -355,37 +355,41 @@ class _Method:
         self.skipped, self.max_calls = skipped, max_calls
 
 
+def _is_gradient(op: str) -> bool:
+    return split_operation(op)[0] in ("conv_input", "conv_weight")
+
+
 def _methods(name: str, torch: Any, objs: dict[str, tuple]) -> tuple[list[_Method], tuple]:
-    x, w, b, kw = make_case(name)
+    op, args, kw = make_call(name)
     methods = []
     if torch is not None:
-        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-        tb = None if b is None else torch.from_numpy(b)
-        f = torch.nn.functional.conv2d
+        targs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
+        f = getattr(torch.nn.grad if _is_gradient(op) else torch.nn.functional, op)
 
         def call_torch() -> np.ndarray:
-            return f(tx, tw, tb, **kw)
+            return f(*targs, **kw)
 
         methods.append(_Method(TORCH, call_torch))
-    *_, spec = prepare_conv2d(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    spec = OpCall(op, args, kw).spec()
+    fn = getattr(grad if _is_gradient(op) else functional, op)
     for label, (obj, plain) in objs.items():
         ok = _registry.supports(obj, spec)
         if ok is not True:
             methods.append(_Method(label, None, skipped=str(ok)))
             continue
         call: Callable[[], np.ndarray]
-        if plain:  # the default backend: the call users make, with its fast path
+        if plain:  # the default backend: the call users make (conv2d: its fast path)
 
             def call() -> np.ndarray:
-                return conv2d(x, w, b, **kw)
+                return fn(*args, **kw)
 
         else:
-            call = functools.partial(conv2d, x, w, b, **kw, backend=obj)
+            call = functools.partial(fn, *args, **kw, backend=obj)
         slow = getattr(obj, "name", None) == "numpy"
         methods.append(
             _Method(label, call, _contract(obj), max_calls=NUMPY_MAX_CALLS if slow else None)
         )
-    return methods, (x, w, b, kw)
+    return methods, (op, args, kw, spec.dtype.name)
 
 
 def _check(out: Any, exact: tuple, contract: tuple[str, float]) -> dict:
@@ -476,21 +480,26 @@ def run_bench(
         A named backend that cannot be loaded.
     """
     settings = settings or Settings()
-    unknown = [c for c in cases if c not in ZOO]
+    unknown = [c for c in cases if c not in NAMES]
     if unknown:
-        raise ValueError(f"unknown shapes {unknown}; the shapes are: {', '.join(ZOO)}")
+        raise ValueError(f"unknown shapes {unknown}; the shapes are: {', '.join(NAMES)}")
     left_out: dict[str, str] = {}
     if backends is None:
         backends, left_out = default_backends()
     objs: dict[str, tuple] = {}
-    calls = {TORCH: "torch.nn.functional.conv2d on tensors sharing the arrays"}
+    calls = {
+        TORCH: "torch.nn.functional.conv2d (or the row's operation, torch.nn.grad's for the "
+        "gradients) on tensors sharing the arrays"
+    }
     default = _registry.current_backend_name()
     for b in backends:
         obj = _registry.load_backend(b) if isinstance(b, str) else b
         plain = isinstance(b, str) and b == default
         objs[_label(b)] = (obj, plain)
         if plain:
-            calls[_label(b)] = "pyconv.conv2d(...) with no backend= (the default)"
+            calls[_label(b)] = (
+                "pyconv.conv2d(...) (or the row's operation) with no backend= (the default)"
+            )
         else:
             what = repr(b) if isinstance(b, str) else f"<{_registry.backend_name(b)} object>"
             calls[_label(b)] = f"pyconv.conv2d(..., backend={what})"
@@ -508,9 +517,8 @@ def run_bench(
     )
     total, index = len(cases) * len(threads), 0
     for name in cases:
-        ms, (x, w, b, kw) = _methods(name, torch, objs)
+        ms, (op, args, kw, dtype) = _methods(name, torch, objs)
         exact = None
-        dtype = x.dtype.name
         for n in threads:
             if progress is not None:
                 progress.row(index, total, f"{name}, {n} thread{'s' if n > 1 else ''}")
@@ -529,7 +537,7 @@ def run_bench(
                 if exact is None:  # once per shape, after its first row (seconds on big ones)
                     if progress is not None:
                         progress.step("checking against the exact result")
-                    exact = _exact(x, w, b, kw)
+                    exact = _exact(op, args, kw)
                 contracts = {m.label: m.contract for m in ms}
                 for label, out in outputs.items():
                     results[label].check = _check(out, exact, contracts[label])
@@ -541,10 +549,10 @@ def run_bench(
     return bench
 
 
-def _exact(x: np.ndarray, w: np.ndarray, b: Any, kw: dict) -> tuple:
-    from ..testing import exact_conv2d
+def _exact(op: str, args: tuple, kw: dict) -> tuple:
+    from ..testing import exact_op
 
-    return exact_conv2d(x, w, b, **kw)
+    return exact_op(op, *args, **kw)
 
 
 def _derive(row: Row, peak: float) -> None:
