@@ -60,6 +60,7 @@ def _weight_nd(n, input, weight_size, grad_output, stride, padding, dilation, gr
 
 def _input_doc(n: int) -> str:
     sp = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+    out = {1: "L_out", 2: "H_out, W_out", 3: "D_out, H_out, W_out"}[n]
     k = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}[n]
     return f"""Gradient of :func:`pyconv.conv{n}d` with respect to its input.
 
@@ -73,7 +74,7 @@ def _input_doc(n: int) -> str:
         The shape of the forward call's input (a tuple, list or ``x.shape``).
     weight : array_like, shape (C_out, C_in / groups, {k})
         The forward call's weight.
-    grad_output : array_like, shape (N, C_out, *out)
+    grad_output : array_like, shape (N, C_out, {out})
         The gradient with respect to the forward output; exactly its shape, and the
         weight's dtype.
     stride, padding, dilation : int or tuple of {n} ints
@@ -97,6 +98,7 @@ def _input_doc(n: int) -> str:
 
 def _weight_doc(n: int) -> str:
     sp = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+    out = {1: "L_out", 2: "H_out, W_out", 3: "D_out, H_out, W_out"}[n]
     k = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}[n]
     return f"""Gradient of :func:`pyconv.conv{n}d` with respect to its weight.
 
@@ -110,7 +112,7 @@ def _weight_doc(n: int) -> str:
         The forward call's input.
     weight_size : sequence of int, (C_out, C_in / groups, {k})
         The shape of the forward call's weight.
-    grad_output : array_like, shape (N, C_out, *out)
+    grad_output : array_like, shape (N, C_out, {out})
         The gradient with respect to the forward output (its exact shape, the input's
         dtype).
     stride, padding, dilation : int or tuple of {n} ints
@@ -262,7 +264,7 @@ def conv_bias_grad(grad_output: ArrayLike, ndim: int = 2) -> np.ndarray:
 
     Parameters
     ----------
-    grad_output : array_like, shape (N, C_out, *out) or (C_out, *out)
+    grad_output : array_like, shape (N, C_out, ...) or (C_out, ...)
         float32 or float64; ``ndim`` spatial dimensions, with or without the batch axis.
     ndim : {1, 2, 3}, default 2
         Spatial dimensions of the convolution (2 for conv2d).

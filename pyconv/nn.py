@@ -201,12 +201,12 @@ class _ConvNd:
 
         Parameters
         ----------
-        input : array_like, shape (N, in_channels, *spatial) or (in_channels, *spatial)
+        input : array_like, shape (N, in_channels, ...) or (in_channels, ...)
             Same dtype as the layer.
 
         Returns
         -------
-        ndarray, shape (N, out_channels, *out) or (out_channels, *out)
+        ndarray, shape (N, out_channels, ...) or (out_channels, ...)
         """
         if self.padding_mode == "zeros":
             return self._conv(input, self.padding)
@@ -580,7 +580,7 @@ class _ConvTransposeNd(_ConvNd):
 
         Parameters
         ----------
-        input : array_like, shape (N, in_channels, *spatial) or (in_channels, *spatial)
+        input : array_like, shape (N, in_channels, ...) or (in_channels, ...)
             Same dtype as the layer.
         output_size : sequence of int, optional
             The wanted spatial size (or the whole shape): picks the output padding among
@@ -589,7 +589,7 @@ class _ConvTransposeNd(_ConvNd):
 
         Returns
         -------
-        ndarray, shape (N, out_channels, *out) or (out_channels, *out)
+        ndarray, shape (N, out_channels, ...) or (out_channels, ...)
         """
         shape = tuple(input.shape) if hasattr(input, "shape") else np.shape(input)
         output_padding = self._output_padding(shape, output_size)

@@ -12,6 +12,7 @@ DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 MODULES = [
     "pyconv",
     "pyconv.functional",
+    "pyconv.grad",
     "pyconv.nn",
     "pyconv.padding",
     "pyconv.image",
