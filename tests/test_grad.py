@@ -131,3 +131,35 @@ def test_bias_grad_hand_computed():
 def test_bias_grad_errors(args, kwargs, exc, text):
     with pytest.raises(exc, match=text):
         pyconv.grad.conv_bias_grad(*args, **kwargs)
+
+
+def test_the_compiled_weight_gradient_adapter_calls_the_core_as_specified(monkeypatch, rng):
+    # _core.conv_weight_grad(x, grad_output, kernel_size, stride, padding, dilation, groups)
+    # is the lead's kernel to come; the cython backend's adapter must hand it batched
+    # arrays, the kernel size, one stride / dilation per dimension and two paddings per
+    # dimension (as conv_forward takes them), and return its result as is
+    from pyconv import _core
+    from pyconv._backends import cython
+    from pyconv._backends import numpy as reference
+    from pyconv._validation import prepare_conv_weight
+
+    seen = []
+
+    def fake(x, go, kernel_size, stride, padding, dilation, groups):
+        seen.append((x.shape, go.shape, kernel_size, stride, padding, dilation, groups))
+        # the reference, from the arguments alone (what the real kernel must compute)
+        *_, spec = prepare_conv_weight(
+            x, (go.shape[1], x.shape[1] // groups, *kernel_size), go, stride,
+            padding[::2], dilation, groups, ndim=len(kernel_size),
+        )  # fmt: skip
+        return reference.conv_weight(x, go, spec)
+
+    monkeypatch.setattr(_core, "conv_weight_grad", fake, raising=False)
+    x = rng.standard_normal((2, 4, 9, 8)).astype(np.float32)
+    g = rng.standard_normal((2, 6, 5, 8)).astype(np.float32)
+    x_, g_, spec = prepare_conv_weight(x, (6, 2, 3, 2), g, (2, 1), (1, 1), (1, 2), 2)
+    got = cython.conv_weight(x_, g_, spec)
+    assert seen == [((2, 4, 9, 8), (2, 6, 5, 8), (3, 2), (2, 1), (1, 1, 1, 1), (1, 2), 2)]
+    np.testing.assert_array_equal(
+        got, pyconv.grad.conv2d_weight(x, (6, 2, 3, 2), g, (2, 1), 1, (1, 2), 2, backend="numpy")
+    )

@@ -403,3 +403,56 @@ def test_channels_last_numpy_input_does_not_crash_torch():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["(2,", "1,", "9,", "2)"]
+
+
+# ---- the rest of the family on tensors ------------------------------------------------
+
+
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_family_tensor_in_tensor_out(tensors, unbatched):
+    x, w, b = tensors
+    x1 = x[:, :, 0] if not unbatched else x[0, :, 0]  # (N, C, L) / (C, L)
+    out = pyconv.conv1d(x1, w[:, :, 0], b, padding=1, backend="torch")
+    assert isinstance(out, torch.Tensor)
+    assert torch.equal(out, F.conv1d(x1, w[:, :, 0], b, padding=1))
+    wt = torch.randn(3, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+    xt = x[0] if unbatched else x
+    out = pyconv.conv_transpose2d(xt, wt, None, 2, 1, 1, backend="torch")
+    assert isinstance(out, torch.Tensor)
+    assert out.shape == ((2, 16, 16) if unbatched else (2, 2, 16, 16))
+    assert torch.equal(out, F.conv_transpose2d(xt, wt, None, 2, 1, 1))
+
+
+def test_family_gradients_on_tensors_equal_torch_nn_grad(tensors):
+    x, w, _ = tensors
+    g = F.conv2d(x, w, stride=2, padding=1)
+    with pyconv.use_backend("torch"):
+        gi = pyconv.grad.conv2d_input(x.shape, w, g, stride=2, padding=1)
+        gw = pyconv.grad.conv2d_weight(x, w.shape, g, stride=2, padding=1)
+    assert isinstance(gi, torch.Tensor)
+    assert isinstance(gw, torch.Tensor)
+    assert torch.equal(gi, torch.nn.grad.conv2d_input(x.shape, w, g, 2, 1))
+    assert torch.equal(gw, torch.nn.grad.conv2d_weight(x, w.shape, g, 2, 1))
+
+
+def test_family_tensor_with_a_numpy_backend_says_to_select_torch(tensors):
+    x, w, _ = tensors
+    with pytest.raises(TypeError, match=r"conv_transpose2d\(\): got a torch.Tensor, but the "):
+        pyconv.conv_transpose2d(x, w.transpose(0, 1), backend="cython")
+
+
+@needs_cuda
+def test_family_cuda_matches_cpu(rng):
+    x = rng.standard_normal((2, 4, 9, 9))
+    w = rng.standard_normal((4, 3, 3, 3))
+    with pyconv.use_backend("torch", device="cuda"):
+        gpu = pyconv.conv_transpose2d(x, w, None, 2, 1, 1)
+        gw = pyconv.grad.conv2d_weight(x, (3, 4, 3, 3), rng.standard_normal((2, 3, 9, 9)),
+                                       padding=1)  # fmt: skip
+    assert type(gpu) is np.ndarray
+    np.testing.assert_allclose(gpu, pyconv.conv_transpose2d(x, w, None, 2, 1, 1, backend="torch"),
+                               rtol=1e-10, atol=1e-10)  # fmt: skip
+    assert gw.shape == (3, 4, 3, 3)
+    tx = torch.from_numpy(x).cuda()
+    out = pyconv.conv_transpose2d(tx, torch.from_numpy(w).cuda(), None, 2, 1, 1, backend="torch")
+    assert out.device.type == "cuda"
