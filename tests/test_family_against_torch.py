@@ -74,6 +74,9 @@ class Call:
             return (arrays[0], self.sizes, arrays[1])
         return tuple(arrays)
 
+    def _replace_dtype(self, dtype: str) -> Call:
+        return Call(self.op, self.shapes, self.sizes, self.params, dtype)
+
     def pyconv(self, backend: str | None) -> np.ndarray:
         fn = getattr(pyconv.grad if "d_" in self.op else pyconv, self.op)
         return fn(*self.args(), **self.params, backend=backend)
@@ -410,3 +413,147 @@ def test_conv_transpose1d_hand_computed():
         cropped = pyconv.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1,
                                           backend=backend)  # fmt: skip
         np.testing.assert_array_equal(cropped[0, 0], [10, 102, 20, 203, 30, 300])
+
+
+# --------------------------------------------------------------------------- invalid calls
+# A valid call drawn above, mutated once: torch must reject exactly the calls pyconv
+# rejects, pyconv with ValueError or TypeError (torch: RuntimeError, ValueError or
+# TypeError).  Documented differences (docs/family.md, docs/semantics.md): torch accepts a
+# grad_output whose batch differs from input_size's, casts a transposed convolution's bias
+# of another dtype, computes a zero dilation on some transposed and gradient paths (a wrong
+# result), and
+# skips the dilation, kernel-size, dtype and (gradients) grad_output-shape checks on empty
+# inputs, as tests/test_fuzz.py finds for conv2d.
+
+MUTATIONS = [
+    "stride0", "dilation0", "padneg", "groups0", "groups3", "channels", "bias", "rank",
+    "param_len", "dtype", "kernel_big", "output_padding", "padding_str", "grad_shape",
+]  # fmt: skip
+
+
+def _mutate(call: Call, mutation: str) -> Call | None:
+    """Return ``call`` with one mistake, or None if the mutation does not apply."""
+    p = dict(call.params)
+    shapes = list(call.shapes)
+    n = int(next(ch for ch in call.op if ch.isdigit()))
+    kind = "input" if call.op.endswith("_input") else "weight" if call.op.endswith("_weight") \
+        else "transpose" if "transpose" in call.op else "conv"  # fmt: skip
+    sizes = call.sizes
+    if mutation == "stride0":
+        p["stride"] = 0
+    elif mutation == "dilation0":
+        p["dilation"] = (0,) * n
+    elif mutation == "padneg":
+        if isinstance(p["padding"], str):
+            return None
+        p["padding"] = -1
+    elif mutation == "groups0":
+        p["groups"] = 0
+    elif mutation == "groups3":
+        p["groups"] = p["groups"] * 3 + 1
+    elif mutation == "channels":
+        i = 0 if kind in ("conv", "transpose", "weight") else None
+        if i is None:
+            sizes = (sizes[0], sizes[1] + 1, *sizes[2:])
+        else:
+            s = list(shapes[i])
+            s[-n - 1] += 1
+            shapes[i] = tuple(s)
+    elif mutation == "bias":
+        if kind not in ("conv", "transpose") or shapes[2] is None:
+            return None
+        shapes[2] = (shapes[2][0] + 1,)
+    elif mutation == "rank":
+        shapes[0] = (1, *shapes[0])
+    elif mutation == "param_len":
+        p["stride"] = (1,) * (n + 1)
+    elif mutation == "dtype":
+        return Call(call.op, tuple(shapes), sizes, p, "mixed")
+    elif mutation == "kernel_big":
+        if kind == "transpose":
+            return None
+        w = 1 if kind == "input" else None
+        if w is None:  # the weight's size: weight_size
+            sizes = (*sizes[:2], *(v + 40 for v in sizes[2:]))
+        else:
+            shapes[0] = (*shapes[0][:2], *(v + 40 for v in shapes[0][2:]))
+    elif mutation == "output_padding":
+        if kind != "transpose":
+            return None
+        s, d = p["stride"], p["dilation"]
+        s = (s,) * n if isinstance(s, int) else s
+        d = (d,) * n if isinstance(d, int) else d
+        p["output_padding"] = tuple(max(a, b) for a, b in zip(s, d, strict=True))
+    elif mutation == "padding_str":
+        if kind == "conv":
+            return None
+        p["padding"] = "same"
+    elif mutation == "grad_shape":
+        if kind not in ("input", "weight"):
+            return None
+        s = list(shapes[1])
+        s[-1] += 1
+        shapes[1] = tuple(s)
+    return Call(call.op, tuple(shapes), sizes, p, call.dtype)
+
+
+def _mixed_args(call: Call) -> tuple:
+    args = list(call.args())
+    # the first array in float64, the others float32
+    for i, a in enumerate(args):
+        if isinstance(a, np.ndarray):
+            args[i] = a.astype(np.float64)
+            break
+    return tuple(args)
+
+
+def _outcome(fn, args, kwargs) -> Exception | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(*args, **kwargs)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _documented(bad: Call, args: tuple, mutation: str, exc: Exception) -> bool:
+    """A difference docs/family.md and docs/semantics.md describe."""
+    if mutation == "rank" and bad.op.endswith("_input"):
+        return True  # torch ignores grad_output's batch
+    if "transpose" in bad.op and "bias type" in str(exc):
+        return True  # torch casts a bias of another dtype (as conv2d with a padding string)
+    if "dilation" in str(exc) and bad.op not in ("conv1d", "conv2d", "conv3d"):
+        # some of torch's paths for the transposed convolution and the gradients (oneDNN,
+        # unbatched grouped input) skip the check and compute a zero dilation as if every
+        # tap were the first (a wrong result); its other paths refuse it
+        return True
+    empty = any(isinstance(a, np.ndarray) and a.size == 0 for a in args)
+    skipped = ("dilation", "weight type", "kernel size should be", "scalar type", "tensor.size[")
+    return empty and any(t in str(exc) for t in skipped)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    call=st.one_of(conv_calls(), transposed_calls(), gradient_calls()),
+    mutation=st.sampled_from(MUTATIONS),
+)
+def test_invalid_calls_are_rejected_as_torch_rejects_them(call, mutation):
+    bad = _mutate(call._replace_dtype("f32") if call.dtype == "f64" else call, mutation)
+    if bad is None:
+        return
+    args = _mixed_args(Call(bad.op, bad.shapes, bad.sizes, bad.params, "f32")) \
+        if bad.dtype == "mixed" else bad.args()  # fmt: skip
+
+    def t(a):
+        return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
+
+    torch_fn = getattr(torch.nn.grad if "d_" in bad.op else F, bad.op)
+    ours_fn = getattr(pyconv.grad if "d_" in bad.op else pyconv, bad.op)
+    theirs = _outcome(torch_fn, [t(a) for a in args], bad.params)
+    ours = _outcome(ours_fn, args, {**bad.params, "backend": "numpy"})
+    if ours is not None:
+        assert type(ours) in (ValueError, TypeError), ours
+    if theirs is None and ours is not None and _documented(bad, args, mutation, ours):
+        return
+    assert (theirs is None) == (ours is None), (bad, theirs, ours)
