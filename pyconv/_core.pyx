@@ -95,14 +95,6 @@ cdef enum:
 cdef int64_t POLL_NS = 20 * 1000 * 1000
 
 cdef int _num_threads = 1
-cdef int64_t _chunk_bytes = CHUNK_BYTES
-
-
-def _set_chunk(int64_t n):
-    global _chunk_bytes
-    _chunk_bytes = n
-
-
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
 # Bytes of scratch memory (workspace, offsets, copies) the last call allocated.
@@ -428,7 +420,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
     # are whole tiles of both kinds, so only a problem's last tile is partial.
     cdef int64_t unit = _lcm(g.px_block, g.px_single)
-    g.chunk = max(_chunk_bytes // (esize * g.Cig * g.kD) // unit, 1) * unit
+    g.chunk = max(CHUNK_BYTES // (esize * g.Cig * g.kD) // unit, 1) * unit
     if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
         g.chunk = ceil_div(ceil_div(g.P, ceil_div(4 * nt, nproblems * g.nblocks)),
