@@ -29,8 +29,7 @@ def refuse(name: str, value: str, why: str) -> None:
         return
     refused[name] = (value, why)
     warnings.warn(
-        f"pyconv: environment variable {name}={value!r} is ignored: {why}; "
-        "using the default",
+        f"pyconv: environment variable {name}={value!r} is ignored: {why}; using the default",
         ConfigWarning,
         stacklevel=2,
     )

@@ -11,6 +11,7 @@ accuracy contract and against PyTorch.  Thread-count determinism and the GIL are
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -403,6 +404,8 @@ def test_core_stub_lists_the_compiled_functions():
     public = [n for n in dir(_core) if not n.startswith("_") and callable(getattr(_core, n))]
     missing = [n for n in public if f"def {n}(" not in stub]
     assert not missing, f"_core.pyi lacks {missing}"
+
+
 def test_peak_probe_measures_every_variant_this_cpu_runs():
     for name, _detail, ok in _core.isas():
         if not ok:
@@ -416,3 +419,47 @@ def test_peak_probe_measures_every_variant_this_cpu_runs():
         _core.peak_gflops(None, "float16")
     with pytest.raises(ValueError, match="unknown ISA variant 'sse9'"):
         _core.peak_gflops("sse9")
+
+
+# --------------------------------------------------------------------------------------
+# Hot loops in registers (tools/check_spills.py)
+# --------------------------------------------------------------------------------------
+
+_TOOLS = Path(__file__).resolve().parent.parent / "tools"
+
+
+def _check_spills():
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    sys.path.insert(0, str(_TOOLS))
+    try:
+        import check_spills
+    finally:
+        sys.path.remove(str(_TOOLS))
+    return check_spills
+
+
+def test_no_micro_kernel_spills_in_its_hot_loop():
+    report = _check_spills().spills(_core.__file__)
+    assert report, "no micro-kernels found in the disassembly"
+    spilled = {name: lines[:3] for name, lines in report.items() if lines}
+    assert not spilled, f"hot loops that use the stack: {spilled}"
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="an AVX2 tile")
+def test_the_spill_check_finds_a_tile_too_big_for_its_registers(tmp_path):
+    check_spills = _check_spills()
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    src = tmp_path / "tiles.c"
+    src.write_text(
+        '#include "_isa.h"\n'
+        "PYCONV_DEFINE_TILE(avx2, f32, 5, 3)  /* 15 + 3 + 1 registers: does not fit */\n"
+        "void *keep[] = {(void *)pyconv_tile_avx2_f32_5x3, (void *)&pyconv_isas};\n"
+    )
+    obj = tmp_path / "tiles.o"
+    pkg = Path(pyconv.__file__).parent
+    subprocess.run(["gcc", "-O3", "-c", "-I", str(pkg), str(src), "-o", str(obj)], check=True)
+    report = check_spills.spills(str(obj))
+    assert report["pyconv_tile_avx2_f32_5x3"], "a 5x3 AVX2 tile must spill"
+    assert not report["pyconv_tile_avx2_f32_4x3"]
