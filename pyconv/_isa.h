@@ -115,6 +115,8 @@ typedef struct {
 /* ---- baseline: 16-byte vectors (SSE2 on x86-64, NEON on aarch64) ----------------- */
 typedef float pv_base_f32 __attribute__((vector_size(16)));
 typedef double pv_base_f64 __attribute__((vector_size(16)));
+PV_UNALIGNED(base, f32)
+PV_UNALIGNED(base, f64)
 #define PV_ATTR_base
 PV_SCALAR_TAIL(base, f32)
 PV_SCALAR_TAIL(base, f64)
@@ -173,6 +175,8 @@ static const pyconv_isa pyconv_isa_base = {
 /* ---- AVX2 + FMA: 32-byte vectors, 16 registers ------------------------------------ */
 typedef float pv_avx2_f32 __attribute__((vector_size(32)));
 typedef double pv_avx2_f64 __attribute__((vector_size(32)));
+PV_UNALIGNED(avx2, f32)
+PV_UNALIGNED(avx2, f64)
 #define PV_ATTR_avx2 __attribute__((target("avx2,fma")))
 PV_SCALAR_TAIL(avx2, f32)
 PV_SCALAR_TAIL(avx2, f64)
@@ -217,6 +221,8 @@ static const pyconv_isa pyconv_isa_avx2 = {
 /* ---- AVX-512F + FMA: 64-byte vectors, 32 registers -------------------------------- */
 typedef float pv_avx512_f32 __attribute__((vector_size(64)));
 typedef double pv_avx512_f64 __attribute__((vector_size(64)));
+PV_UNALIGNED(avx512, f32)
+PV_UNALIGNED(avx512, f64)
 #define PV_ATTR_avx512 __attribute__((target("avx512f,fma")))
 
 PV_ATTR_avx512 static inline void pv_tail_avx512_f32(float *dst, const float *src, int64_t n)

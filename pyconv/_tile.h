@@ -32,13 +32,28 @@
 typedef float PV_T_f32;
 typedef double PV_T_f64;
 
+/* The same vector type for unaligned loads and stores: pvu_<ISA>_<T>.  (memcpy into a
+ * vector was split into 16-byte moves for stores; a dereference is one instruction.) */
+#define PV_UNALIGNED(ISA, T)                                                           \
+    typedef PV_T_##T pvu_##ISA##_##T                                                   \
+        __attribute__((vector_size(sizeof(pv_##ISA##_##T)), aligned(sizeof(PV_T_##T)), \
+                       may_alias));
+
 /* Lanes of an ISA's vector of T, and wide positions per tile: constant expressions. */
 #define PV_LANES(ISA, T) ((int64_t)(sizeof(pv_##ISA##_##T) / sizeof(PV_T_##T)))
 
 #define PYCONV_TILE_NAME(ISA, T, OCB, NV) pyconv_tile_##ISA##_##T##_##OCB##x##NV
 
+/* Keep the tiles' short copies (a row segment of the output) inline: GCC turns the
+ * copy loops into memcpy calls otherwise, a libc call per output row segment. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PV_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define PV_INLINE_COPIES
+#endif
+
 #define PYCONV_DEFINE_TILE(ISA, T, OCB, NV)                                              \
-    PV_ATTR_##ISA static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(                         \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(        \
         const PV_T_##T *restrict xb,   /* IN: problem base + p0 */                       \
         const int64_t *restrict off,   /* IN: ntaps offsets into xb */                   \
         int64_t ntaps,                                                                   \
@@ -51,6 +66,7 @@ typedef double PV_T_f64;
         int64_t Wq, int64_t Wo)                                                          \
     {                                                                                    \
         typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
         typedef PV_T_##T real;                                                           \
         enum { VL = sizeof(vec) / sizeof(real), PX = (NV) * VL };                        \
         vec acc[OCB][NV];                                                                \
@@ -65,7 +81,7 @@ typedef double PV_T_f64;
             const real *xp = xb + off[t];                                                \
             vec xv[NV];                                                                  \
             _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
-                memcpy(&xv[v], xp + v * VL, sizeof(vec)); /* unaligned load */           \
+                xv[v] = *(const uvec *)(xp + v * VL); /* unaligned load */               \
             _Pragma("GCC unroll 16") for (int j = 0; j < (OCB); ++j)                     \
             {                                                                            \
                 const real wj = wr[j][t];                                                \
@@ -78,8 +94,7 @@ typedef double PV_T_f64;
             const real bj = bias ? bias[j] : (real)0;                                    \
             _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
             {                                                                            \
-                vec r = bias ? acc[j][v] + bj : acc[j][v];                               \
-                memcpy(&buf[j][v * VL], &r, sizeof(vec));                                \
+                *(uvec *)&buf[j][v * VL] = bias ? acc[j][v] + bj : acc[j][v];            \
             }                                                                            \
         }                                                                                \
         /* the valid columns of each wide row segment into the NCHW output: whole     \
@@ -94,7 +109,7 @@ typedef double PV_T_f64;
                     real *dst = out + j * out_plane + row * Wo + col;                    \
                     const real *src = &buf[j][q];                                        \
                     int64_t k = 0;                                                       \
-                    for (; k + VL <= n; k += VL) memcpy(dst + k, src + k, sizeof(vec));  \
+                    for (; k + VL <= n; k += VL) *(uvec *)(dst + k) = *(const uvec *)(src + k); \
                     if (k < n) pv_tail_##ISA##_##T(dst + k, src + k, n - k);             \
                 }                                                                        \
             }                                                                            \
@@ -136,11 +151,10 @@ typedef int64_t PV_I_f64;
     {                                                                                    \
         vec gv[MI];                                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                          \
-            memcpy(&gv[i], gi[i] + g0 + (q), sizeof(vec));                               \
+            gv[i] = *(const uvec *)(gi[i] + g0 + (q));                                   \
         _Pragma("GCC unroll 16") for (int j = 0; j < (NJ); ++j)                          \
         {                                                                                \
-            vec xv;                                                                      \
-            memcpy(&xv, xrow + oj[j] + (q), sizeof(vec));                                \
+            vec xv = *(const uvec *)(xrow + oj[j] + (q));                                \
             if (MASKED) xv = (vec)((ivec)xv & mask);                                     \
             _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                      \
                 acc[i][j] += gv[i] * xv;                                                 \
@@ -160,6 +174,7 @@ typedef int64_t PV_I_f64;
         int64_t dw_stride, int64_t ni, int64_t nj)                                       \
     {                                                                                    \
         typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
         typedef PV_T_##T real;                                                           \
         typedef PV_I_##T ireal;                                                          \
         typedef ireal ivec __attribute__((vector_size(sizeof(vec))));                    \
