@@ -99,7 +99,10 @@ typedef double PV_T_f64;
         }                                                                                \
         /* the valid columns of each wide row segment into the NCHW output: whole     \
          * vectors first (fixed-size copies compile to single moves) */                 \
-        int64_t row = p0 / Wq, col = p0 - row * Wq, q = 0;                               \
+        /* (a 32-bit division where it fits: a 64-bit one costs as much as a small    \
+         * tile's arithmetic, e.g. a depthwise 3x3 tile's 72 multiply-adds) */          \
+        int64_t row = (p0 | Wq) >> 31 ? p0 / Wq : (int64_t)((uint32_t)p0 / (uint32_t)Wq); \
+        int64_t col = p0 - row * Wq, q = 0;                                              \
         while (q < np) {                                                                 \
             int64_t seg = Wq - col;                                                      \
             if (seg > np - q) seg = np - q;                                              \
