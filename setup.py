@@ -108,7 +108,14 @@ SANITIZE_LDFLAGS = ["-fsanitize=address,undefined"]
 def extra_compile_args():
     # GCC and Clang only: the kernels use GCC vector types, posix_memalign and
     # clock_gettime (Linux and macOS; Windows is not supported, see docs/development.md).
-    args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+    # (an undeclared function is an error: as a warning it built a module that failed
+    # to import, its symbol undefined)
+    args = [
+        "-O3",
+        "-fno-math-errno",
+        "-Wno-unused-function",
+        "-Werror=implicit-function-declaration",
+    ]
     if SANITIZE:
         args += SANITIZE_CFLAGS
     args += shlex.split(os.environ.get("PYCONV_EXTRA_CFLAGS", ""))

@@ -127,6 +127,7 @@ cdef struct Geometry:
     int64_t nfull, nblocks      # full ocb-channel blocks, all blocks, per group
     int64_t nchunks, chunk      # position chunks per problem, and their length
     int64_t head                # positions of a first, short chunk (aligned 1x1, DIRECT)
+    int depthwise               # depthwise 3x3 (LOCAL): 1 stride 1 (dw3), 2 other (dwt)
     int64_t px_block, px_single  # wide positions per micro-kernel tile
     pyconv_tile_f32 block_f32   # the ocb-channel tile chosen for this call
     pyconv_tile_f64 block_f64
@@ -355,11 +356,29 @@ cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
                 _pack_plane(_input_at(x, g, n, gi * g.Cig + ic) + dz * g.xsd, slc, g, oh0)
             else:
                 memset(slc, 0, g.plane * sizeof(real))
+    cdef real *ob = out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo
+    cdef const real *bg = bias + gi if bias != NULL else NULL
+    if g.depthwise:  # one channel, 9 taps: rows of it at once (see _tile.h)
+        if real is float:
+            if g.depthwise == 1:
+                pyconv_active_isa.f32.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f32.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        else:
+            if g.depthwise == 1:
+                pyconv_active_isa.f64.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f64.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        _account(ctl, 18 * p_end)
+        return
     p_lo = 0
     while p_lo < p_end:
-        _run_range(ws, -1, w, bias,
-                   out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo, off, NULL, NULL,
-                   g, gi, p_lo, min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
+        _run_range(ws, -1, w, bias, ob, off, NULL, NULL, g, gi, p_lo,
+                   min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
         p_lo = p_lo + g.chunk
 
 
@@ -409,6 +428,10 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         g.block_f32 = isa.f32.wide.fn
         g.block_f64 = isa.f64.wide.fn
     g.px_max = max(g.px_block, g.px_single)
+    g.depthwise = 0
+    if (g.mode == MODE_LOCAL and g.Cig == 1 and g.Cog == 1 and g.kD == 1 and g.kH == 3
+            and g.kW == 3):
+        g.depthwise = 1 if g.sh == 1 and g.sw == 1 and g.dh == 1 and g.dw == 1 else 2
     g.nfull = g.Cog // g.ocb
     g.nblocks = g.nfull + g.Cog % g.ocb
     flops = 2.0 * g.N * g.Co * g.out_plane * g.ntaps

@@ -50,6 +50,17 @@ typedef void (*pyconv_dot_f64)(const double *, int64_t, const int64_t *, const d
 typedef struct { pyconv_dot_f32 fn; int64_t mi, nj; } pyconv_dotk_f32;
 typedef struct { pyconv_dot_f64 fn; int64_t mi, nj; } pyconv_dotk_f64;
 
+/* The depthwise 3x3 stride-1 kernel (_tile.h): one channel's plane. */
+typedef void (*pyconv_dw3_f32)(const float *, int64_t, const float *, const float *, float *,
+                               int64_t, int64_t);
+typedef void (*pyconv_dw3_f64)(const double *, int64_t, const double *, const double *,
+                               double *, int64_t, int64_t);
+/* ... and for any stride and dilation, with the 9 tap offsets */
+typedef void (*pyconv_dwt_f32)(const float *, int64_t, const int64_t *, const float *,
+                               const float *, float *, int64_t, int64_t);
+typedef void (*pyconv_dwt_f64)(const double *, int64_t, const int64_t *, const double *,
+                               const double *, double *, int64_t, int64_t);
+
 /* The tiles of one dtype.  block and wide have the same ocb (wide holds more
  * positions: it wins on large planes and wastes work on small ones; the same tile as
  * block where an ISA has no wider one); single and narrow compute one channel (narrow:
@@ -57,10 +68,14 @@ typedef struct { pyconv_dot_f64 fn; int64_t mi, nj; } pyconv_dotk_f64;
 typedef struct {
     pyconv_kernel_f32 block, wide, single, narrow;
     pyconv_dotk_f32 dot;
+    pyconv_dw3_f32 dw3;
+    pyconv_dwt_f32 dwt;
 } pyconv_kernels_f32;
 typedef struct {
     pyconv_kernel_f64 block, wide, single, narrow;
     pyconv_dotk_f64 dot;
+    pyconv_dw3_f64 dw3;
+    pyconv_dwt_f64 dwt;
 } pyconv_kernels_f64;
 
 typedef double (*pyconv_probe)(int64_t iters, double m, double c);
@@ -152,6 +167,10 @@ PYCONV_DEFINE_TILE(base, f64, 1, 8)
 PYCONV_DEFINE_TILE(base, f64, 1, 2)
 PYCONV_DEFINE_PROBE(base, f32, 12)
 PYCONV_DEFINE_PROBE(base, f64, 12)
+PYCONV_DEFINE_DW3(base, f32, 4)
+PYCONV_DEFINE_DW3(base, f64, 4)
+PYCONV_DEFINE_DWT(base, f32, 4)
+PYCONV_DEFINE_DWT(base, f64, 4)
 
 static const pyconv_isa pyconv_isa_base = {
     .name = "baseline",
@@ -161,12 +180,16 @@ static const pyconv_isa pyconv_isa_base = {
             .wide = PV_BASE_BLOCK_F32,
             .single = PYCONV_KERNEL(base, f32, 1, 8),
             .narrow = PYCONV_KERNEL(base, f32, 1, 2),
-            .dot = PV_BASE_DOT_F32},
+            .dot = PV_BASE_DOT_F32,
+            .dw3 = PYCONV_DW3_NAME(base, f32),
+            .dwt = PYCONV_DWT_NAME(base, f32)},
     .f64 = {.block = PV_BASE_BLOCK_F64,
             .wide = PV_BASE_BLOCK_F64,
             .single = PYCONV_KERNEL(base, f64, 1, 8),
             .narrow = PYCONV_KERNEL(base, f64, 1, 2),
-            .dot = PV_BASE_DOT_F64},
+            .dot = PV_BASE_DOT_F64,
+            .dw3 = PYCONV_DW3_NAME(base, f64),
+            .dwt = PYCONV_DWT_NAME(base, f64)},
     PYCONV_PROBE(base, f32, 12),
     PYCONV_PROBE(base, f64, 12),
 };
@@ -197,6 +220,11 @@ PYCONV_DEFINE_TILE(avx2, f64, 1, 2)
 /* 3 x 4 dot products: 12 accumulators + 3 gradient vectors + 1 input vector */
 PYCONV_DEFINE_DOT(avx2, f32, 3, 4)
 PYCONV_DEFINE_DOT(avx2, f64, 3, 4)
+/* depthwise 3x3: 9 weights + 6 rows of accumulators + 1 input vector */
+PYCONV_DEFINE_DW3(avx2, f32, 6)
+PYCONV_DEFINE_DW3(avx2, f64, 6)
+PYCONV_DEFINE_DWT(avx2, f32, 6)
+PYCONV_DEFINE_DWT(avx2, f64, 6)
 PYCONV_DEFINE_PROBE(avx2, f32, 12)
 PYCONV_DEFINE_PROBE(avx2, f64, 12)
 
@@ -208,12 +236,16 @@ static const pyconv_isa pyconv_isa_avx2 = {
             .wide = PYCONV_KERNEL(avx2, f32, 4, 3),
             .single = PYCONV_KERNEL(avx2, f32, 1, 8),
             .narrow = PYCONV_KERNEL(avx2, f32, 1, 2),
-            .dot = PYCONV_DOT(avx2, f32, 3, 4)},
+            .dot = PYCONV_DOT(avx2, f32, 3, 4),
+            .dw3 = PYCONV_DW3_NAME(avx2, f32),
+            .dwt = PYCONV_DWT_NAME(avx2, f32)},
     .f64 = {.block = PYCONV_KERNEL(avx2, f64, 4, 3),
             .wide = PYCONV_KERNEL(avx2, f64, 4, 3),
             .single = PYCONV_KERNEL(avx2, f64, 1, 8),
             .narrow = PYCONV_KERNEL(avx2, f64, 1, 2),
-            .dot = PYCONV_DOT(avx2, f64, 3, 4)},
+            .dot = PYCONV_DOT(avx2, f64, 3, 4),
+            .dw3 = PYCONV_DW3_NAME(avx2, f64),
+            .dwt = PYCONV_DWT_NAME(avx2, f64)},
     PYCONV_PROBE(avx2, f32, 12),
     PYCONV_PROBE(avx2, f64, 12),
 };
@@ -253,6 +285,10 @@ PYCONV_DEFINE_TILE(avx512, f64, 1, 8)
 PYCONV_DEFINE_TILE(avx512, f64, 1, 2)
 PYCONV_DEFINE_DOT(avx512, f32, 4, 6)
 PYCONV_DEFINE_DOT(avx512, f64, 4, 6)
+PYCONV_DEFINE_DW3(avx512, f32, 8)
+PYCONV_DEFINE_DW3(avx512, f64, 8)
+PYCONV_DEFINE_DWT(avx512, f32, 8)
+PYCONV_DEFINE_DWT(avx512, f64, 8)
 PYCONV_DEFINE_PROBE(avx512, f32, 24)
 PYCONV_DEFINE_PROBE(avx512, f64, 24)
 
@@ -264,12 +300,16 @@ static const pyconv_isa pyconv_isa_avx512 = {
             .wide = PYCONV_KERNEL(avx512, f32, 8, 3),
             .single = PYCONV_KERNEL(avx512, f32, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f32, 1, 2),
-            .dot = PYCONV_DOT(avx512, f32, 4, 6)},
+            .dot = PYCONV_DOT(avx512, f32, 4, 6),
+            .dw3 = PYCONV_DW3_NAME(avx512, f32),
+            .dwt = PYCONV_DWT_NAME(avx512, f32)},
     .f64 = {.block = PYCONV_KERNEL(avx512, f64, 8, 2),
             .wide = PYCONV_KERNEL(avx512, f64, 8, 3),
             .single = PYCONV_KERNEL(avx512, f64, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f64, 1, 2),
-            .dot = PYCONV_DOT(avx512, f64, 4, 6)},
+            .dot = PYCONV_DOT(avx512, f64, 4, 6),
+            .dw3 = PYCONV_DW3_NAME(avx512, f64),
+            .dwt = PYCONV_DWT_NAME(avx512, f64)},
     PYCONV_PROBE(avx512, f32, 24),
     PYCONV_PROBE(avx512, f64, 24),
 };

@@ -31,12 +31,25 @@ cdef extern from "_kernels.h" nogil:
         pyconv_dot_f64 fn
         int64_t mi
         int64_t nj
+    ctypedef void (*pyconv_dw3_f32)(const float *, int64_t, const float *, const float *,
+                                    float *, int64_t, int64_t)
+    ctypedef void (*pyconv_dw3_f64)(const double *, int64_t, const double *, const double *,
+                                    double *, int64_t, int64_t)
+    ctypedef void (*pyconv_dwt_f32)(const float *, int64_t, const int64_t *, const float *,
+                                    const float *, float *, int64_t, int64_t)
+    ctypedef void (*pyconv_dwt_f64)(const double *, int64_t, const int64_t *,
+                                    const double *, const double *, double *, int64_t,
+                                    int64_t)
     ctypedef struct pyconv_kernels_f32:
         pyconv_kernel_f32 block, wide, single, narrow
         pyconv_dotk_f32 dot
+        pyconv_dw3_f32 dw3          # depthwise 3x3, stride 1
+        pyconv_dwt_f32 dwt          # depthwise 3x3, any stride and dilation
     ctypedef struct pyconv_kernels_f64:
         pyconv_kernel_f64 block, wide, single, narrow
         pyconv_dotk_f64 dot
+        pyconv_dw3_f64 dw3
+        pyconv_dwt_f64 dwt
     ctypedef double (*pyconv_probe)(int64_t iters, double m, double c)
     ctypedef struct pyconv_isa:
         const char *name

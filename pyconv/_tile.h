@@ -208,3 +208,152 @@ typedef int64_t PV_I_f64;
     }
 
 #endif /* PYCONV_DOT_H */
+
+#ifndef PYCONV_DW3_H
+#define PYCONV_DW3_H
+
+/* The depthwise 3x3 stride-1 micro-kernel, as a macro that defines one instance of it.
+ *
+ *     PYCONV_DEFINE_DW3(ISA, T, R)
+ *
+ * defines pyconv_dw3_<ISA>_<T>: one channel's output rows [0, Ho) x columns [0, Wo)
+ * from its packed plane x (row length Wq, rows Ho + 2, zero padding included):
+ *
+ *     out[r * Wo + c] = b + sum_{kh, kw} w[kh * 3 + kw] * x[(r + kh) * Wq + c + kw]
+ *
+ * summed in (kh, kw) order, as the generic tile sums its taps, so the results are the
+ * same bit for bit.  A depthwise channel has 9 taps: the generic tile spends as much on
+ * its fixed costs as on them, and makes 9 loads per 8 multiply-adds.  Here the 9
+ * weights stay in registers and R output rows are computed together, so each input
+ * vector is loaded once and used for up to 3 rows: (R + 2) * 3 loads per 9 R
+ * multiply-adds.  Registers: 9 + R + 1.  Reads up to VL + 1 elements past the last row's
+ * Wo: the packed workspace's margin.
+ */
+#define PYCONV_DW3_NAME(ISA, T) pyconv_dw3_##ISA##_##T
+
+#define PV_DW3_ROWS(RR, q, NCOL)                                                         \
+    {                                                                                    \
+        vec acc[RR];                                                                     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r) acc[r] = (vec){0};       \
+        _Pragma("GCC unroll 16") for (int i = 0; i < (RR) + 2; ++i)                      \
+            _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; ++kw)                       \
+            {                                                                            \
+                const vec xv = *(const uvec *)(x + (r0 + i) * Wq + (q) + kw);            \
+                _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; ++kh)                   \
+                    if (i - kh >= 0 && i - kh < (RR)) acc[i - kh] += xv * wv[kh * 3 + kw]; \
+            }                                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                          \
+        {                                                                                \
+            real *dst = out + (r0 + r) * Wo + (q);                                       \
+            const vec res = bias ? acc[r] + b : acc[r]; /* as the generic tile adds it */ \
+            if ((NCOL) == VL)                                                            \
+                *(uvec *)dst = res;                                                      \
+            else {                                                                       \
+                real tmp[VL];                                                            \
+                *(uvec *)tmp = res;                                                      \
+                tail_store(dst, tmp, (NCOL));                                            \
+            }                                                                            \
+        }                                                                                \
+    }
+
+#define PYCONV_DEFINE_DW3(ISA, T, R)                                                     \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_DW3_NAME(ISA, T)(                  \
+        const PV_T_##T *restrict x,   /* IN: the packed plane */                         \
+        int64_t Wq,                   /* its row length */                               \
+        const PV_T_##T *restrict w,   /* IN: the 9 weights */                            \
+        const PV_T_##T *restrict bias, /* IN: 1 value or NULL */                         \
+        PV_T_##T *restrict out,       /* OUT: the Ho x Wo plane */                       \
+        int64_t Ho, int64_t Wo)                                                          \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
+        typedef PV_T_##T real;                                                           \
+        enum { VL = sizeof(vec) / sizeof(real) };                                        \
+        const real b = bias ? bias[0] : (real)0;                                         \
+        void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
+        vec wv[9];                                                                       \
+        for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
+        const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                 \
+        int64_t r0 = 0;                                                                  \
+        for (; r0 + (R) <= Ho; r0 += (R)) {                                              \
+            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(R, v * VL, VL)                  \
+            if (tail) PV_DW3_ROWS(R, nv * VL, tail)                                      \
+        }                                                                                \
+        for (; r0 + 2 <= Ho; r0 += 2) {                                                  \
+            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(2, v * VL, VL)                  \
+            if (tail) PV_DW3_ROWS(2, nv * VL, tail)                                      \
+        }                                                                                \
+        for (; r0 < Ho; ++r0) {                                                          \
+            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(1, v * VL, VL)                  \
+            if (tail) PV_DW3_ROWS(1, nv * VL, tail)                                      \
+        }                                                                                \
+    }
+
+#endif /* PYCONV_DW3_H */
+
+#ifndef PYCONV_DWT_H
+#define PYCONV_DWT_H
+
+/* The depthwise 3x3 kernel for any stride and dilation: pyconv_dwt_<ISA>_<T>.
+ *
+ * The same sums as the generic tile, off[t] the 9 tap offsets into the packed,
+ * phase-split plane (wide row length Wq): out[r * Wo + c] = b + sum_t w[t] *
+ * x[r * Wq + c + off[t]].  No input is shared between output rows here (stride 2 reads
+ * other phase rows), but the 9 weights stay in registers, R rows run side by side, and
+ * the results go straight to the output: the generic tile's per-call costs were half
+ * of a depthwise layer's time.  Registers: 9 + R + 1.
+ */
+#define PYCONV_DWT_NAME(ISA, T) pyconv_dwt_##ISA##_##T
+
+#define PV_DWT_ROWS(RR, q, NCOL)                                                         \
+    {                                                                                    \
+        vec acc[RR];                                                                     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r) acc[r] = (vec){0};       \
+        _Pragma("GCC unroll 9") for (int t = 0; t < 9; ++t)                              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                      \
+                acc[r] += *(const uvec *)(x + (r0 + r) * Wq + (q) + off[t]) * wv[t];     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                          \
+        {                                                                                \
+            real *dst = out + (r0 + r) * Wo + (q);                                       \
+            const vec res = bias ? acc[r] + b : acc[r];                                  \
+            if ((NCOL) == VL)                                                            \
+                *(uvec *)dst = res;                                                      \
+            else {                                                                       \
+                real tmp[VL];                                                            \
+                *(uvec *)tmp = res;                                                      \
+                tail_store(dst, tmp, (NCOL));                                            \
+            }                                                                            \
+        }                                                                                \
+    }
+
+#define PYCONV_DEFINE_DWT(ISA, T, R)                                                     \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_DWT_NAME(ISA, T)(                  \
+        const PV_T_##T *restrict x,   /* IN: the packed plane */                         \
+        int64_t Wq,                   /* its wide row length */                          \
+        const int64_t *restrict off,  /* IN: the 9 tap offsets */                        \
+        const PV_T_##T *restrict w,   /* IN: the 9 weights */                            \
+        const PV_T_##T *restrict bias, /* IN: 1 value or NULL */                         \
+        PV_T_##T *restrict out,       /* OUT: the Ho x Wo plane */                       \
+        int64_t Ho, int64_t Wo)                                                          \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
+        typedef PV_T_##T real;                                                           \
+        enum { VL = sizeof(vec) / sizeof(real) };                                        \
+        const real b = bias ? bias[0] : (real)0;                                         \
+        void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
+        vec wv[9];                                                                       \
+        for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
+        const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                 \
+        int64_t r0 = 0;                                                                  \
+        for (; r0 + (R) <= Ho; r0 += (R)) {                                              \
+            for (int64_t v = 0; v < nv; ++v) PV_DWT_ROWS(R, v * VL, VL)                  \
+            if (tail) PV_DWT_ROWS(R, nv * VL, tail)                                      \
+        }                                                                                \
+        for (; r0 < Ho; ++r0) {                                                          \
+            for (int64_t v = 0; v < nv; ++v) PV_DWT_ROWS(1, v * VL, VL)                  \
+            if (tail) PV_DWT_ROWS(1, nv * VL, tail)                                      \
+        }                                                                                \
+    }
+
+#endif /* PYCONV_DWT_H */
