@@ -46,6 +46,8 @@ from ._kernels cimport (
     pyconv_isa,
     pyconv_isa_select,
     pyconv_isas,
+    pyconv_kernel_f32,
+    pyconv_kernel_f64,
     pyconv_now_ns,
     pyconv_omp_max_threads,
     pyconv_pack_f32,
@@ -382,6 +384,16 @@ cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
         p_lo = p_lo + g.chunk
 
 
+cdef inline double _tile_cost(const Geometry *g, int64_t ocb, int64_t px, int64_t speed,
+                              int64_t speed_single) noexcept nogil:
+    """Time to compute a group's channels with a tile of ocb channels x px positions, in
+    units of positions at the block tile's speed (the rest of the channels: one at a
+    time)."""
+    return (<double> (g.Cog // ocb * ocb) * ceil_div(g.P, px) * px * 100.0 / speed
+            + <double> (g.Cog % ocb) * ceil_div(g.P, g.px_single) * g.px_single * 100.0
+            / speed_single)
+
+
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
                   int nt):
     global _parallel_calls, _workspace_bytes
@@ -401,17 +413,16 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef Ctl ctl
 
     cdef const pyconv_isa *isa = pyconv_active_isa
-    cdef int64_t px_wide, px_narrow
+    cdef int64_t k, px_narrow, speed_single
+    cdef double cost, best = -1.0
+    cdef const pyconv_kernel_f32 *c32[3]
+    cdef const pyconv_kernel_f64 *c64[3]
     if real is float:
-        g.ocb = isa.f32.block.ocb
-        g.px_block, g.block_f32 = isa.f32.block.px, isa.f32.block.fn
         g.px_single, g.single_f32 = isa.f32.single.px, isa.f32.single.fn
-        px_wide, px_narrow = isa.f32.wide.px, isa.f32.narrow.px
+        px_narrow, speed_single = isa.f32.narrow.px, isa.f32.single.speed
     else:
-        g.ocb = isa.f64.block.ocb
-        g.px_block, g.block_f64 = isa.f64.block.px, isa.f64.block.fn
         g.px_single, g.single_f64 = isa.f64.single.px, isa.f64.single.fn
-        px_wide, px_narrow = isa.f64.wide.px, isa.f64.narrow.px
+        px_narrow, speed_single = isa.f64.narrow.px, isa.f64.single.speed
     # Problems smaller than half the one-channel tile (the article's 3x5 wide grid
     # against 128 positions) take a narrower one.  (For 14x14 depthwise planes, 224
     # positions, the narrow tile measured no faster.)
@@ -419,14 +430,28 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         g.px_single = px_narrow
         g.single_f32 = isa.f32.narrow.fn
         g.single_f64 = isa.f64.narrow.fn
-    # The wide tile is about 7 % faster per position computed; take it unless rounding
-    # a problem up to whole tiles wastes more than that (7x7 and 14x14 planes).
-    cdef int64_t cover_wide = ceil_div(g.P, px_wide) * px_wide
-    if (px_wide != g.px_block
-            and cover_wide * 100 < ceil_div(g.P, g.px_block) * g.px_block * 107):
-        g.px_block = px_wide
-        g.block_f32 = isa.f32.wide.fn
-        g.block_f64 = isa.f64.wide.fn
+    # The channel-block tile: of the ISA's candidates (block, wide, alt), the one that
+    # computes the problem soonest, counting the positions it rounds up to whole tiles
+    # (a wider tile is faster per position but wastes more on 7x7 and 14x14 planes) and
+    # the channels left to the one-channel tile.  Chosen by shape alone, so results do
+    # not depend on the thread count.
+    c32[0], c32[1], c32[2] = &isa.f32.block, &isa.f32.wide, &isa.f32.alt
+    c64[0], c64[1], c64[2] = &isa.f64.block, &isa.f64.wide, &isa.f64.alt
+    for k in range(3):
+        if real is float:
+            if c32[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c32[k].ocb, c32[k].px, c32[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f32 = c32[k].ocb, c32[k].px, c32[k].fn
+        else:
+            if c64[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c64[k].ocb, c64[k].px, c64[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f64 = c64[k].ocb, c64[k].px, c64[k].fn
     g.px_max = max(g.px_block, g.px_single)
     g.depthwise = 0
     if (g.mode == MODE_LOCAL and g.Cig == 1 and g.Cog == 1 and g.kD == 1 and g.kH == 3
@@ -1264,11 +1289,12 @@ def tile_shapes(name=None):
     -------
     dict
         ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
-        "float64": {...}}``: output channels and wide positions per tile.
+        "float64": {...}}``: output channels and wide positions per tile; and
+        ``"alt"`` where the variant has such a tile.
     """
     cdef const pyconv_isa *v = _isa_named(name)
     f32, f64 = v.f32, v.f64
-    return {
+    out = {
         "float32": {
             "block": (f32.block.ocb, f32.block.px), "wide": (f32.wide.ocb, f32.wide.px),
             "single": (f32.single.ocb, f32.single.px), "narrow": (f32.narrow.ocb, f32.narrow.px),
@@ -1278,6 +1304,11 @@ def tile_shapes(name=None):
             "single": (f64.single.ocb, f64.single.px), "narrow": (f64.narrow.ocb, f64.narrow.px),
         },
     }
+    if f32.alt.fn != NULL:
+        out["float32"]["alt"] = (f32.alt.ocb, f32.alt.px)
+    if f64.alt.fn != NULL:
+        out["float64"]["alt"] = (f64.alt.ocb, f64.alt.px)
+    return out
 
 
 def set_isa(name=None):

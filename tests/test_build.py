@@ -167,6 +167,7 @@ def test_every_variant_has_consistent_tile_shapes():
         for dtype, lanes_min in (("float32", 4), ("float64", 2)):
             t = _core.tile_shapes(name)[dtype]
             assert t["block"][0] == t["wide"][0] > 1, (name, dtype, t)  # one channel block
+            assert t.get("alt", (2, 0))[0] > 1
             assert t["single"][0] == t["narrow"][0] == 1, (name, dtype, t)
             assert t["wide"][1] >= t["block"][1]
             assert t["narrow"][1] <= t["single"][1]
@@ -212,6 +213,8 @@ ISA_SHAPES = {
     "pointwise": ((2, 16, 9, 9), (24, 16, 1, 1), False, 1, 0, 1, 1),
     "wide-7x7": ((1, 2, 40, 70), (9, 2, 7, 7), True, 1, 3, 1, 1),
     "tiny-plane": ((3, 3, 2, 3), (17, 3, 2, 2), True, 1, 0, 1, 1),
+    # a 7x7 plane with 20 channels: the AVX2 variant takes its 6x2 tile, two channels left
+    "alt-tile-7x7": ((2, 16, 7, 7), (20, 16, 3, 3), True, 1, 1, 1, 1),
     "stride-3-valid": ((1, 3, 23, 29), (16, 3, 4, 5), False, 3, "valid", 1, 1),
 }
 
