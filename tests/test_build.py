@@ -246,6 +246,7 @@ def test_every_isa_variant_is_accurate(restore_isa, torch, rng, isa_name, shape_
     assert (diff <= bound).all(), f"max |pyconv - torch| = {diff.max()}"
 
 
+@pytest.mark.spawns_python
 def test_pyconv_isa_env_selects_baseline():
     proc = _run_python(
         """
@@ -271,6 +272,7 @@ def test_pyconv_isa_env_selects_baseline():
     assert "isa baseline" in _check_ok(proc)
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("value", ["nonsense", "avx1024"])
 def test_pyconv_isa_env_with_a_bad_value_warns_and_falls_back(value):
     code = """
@@ -294,6 +296,7 @@ print(caught[0].category.__name__, caught[0].message)
     assert "baseline" in out.split("this CPU runs: ")[1]
 
 
+@pytest.mark.spawns_python
 def test_pyconv_isa_env_is_matched_in_any_case():
     out = _check_ok(_run_python("import pyconv._core as c; print(c.isa())", PYCONV_ISA="BaseLine"))
     assert out.strip() == "baseline"
@@ -342,6 +345,7 @@ def test_set_num_threads_rejects_non_integers(n):
     assert pyconv.get_num_threads() == before
 
 
+@pytest.mark.spawns_python
 def test_pyconv_num_threads_env():
     out = _check_ok(
         _run_python("import pyconv; print(pyconv.get_num_threads())", PYCONV_NUM_THREADS="1")
@@ -353,6 +357,7 @@ def test_pyconv_num_threads_env():
     assert out.split() == ["3"]
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize(
     ("env", "want"),
     [
@@ -366,6 +371,7 @@ def test_omp_num_threads_is_honoured_after_pyconv_num_threads(env, want):
     assert out.split() == [want]
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs sched_getaffinity")
 @pytest.mark.parametrize("omp", ["", "abc", "0"], ids=["unset", "invalid", "zero"])
 def test_default_num_threads_is_the_available_cores(omp):
@@ -380,6 +386,7 @@ def test_default_num_threads_is_the_available_cores(omp):
     assert n == cores
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("value", ["abc", "0", "-2", "1.5"])
 def test_bad_pyconv_num_threads_env_fails_clearly_at_import(value):
     proc = _run_python("import pyconv", PYCONV_NUM_THREADS=value)

@@ -323,6 +323,7 @@ def test_backend_is_chosen_when_the_graph_is_built(rng, monkeypatch):
     np.testing.assert_array_equal(y.compute(scheduler="sync"), 3.0)
 
 
+@pytest.mark.spawns_python
 def test_dask_and_pyconv_dask_are_imported_only_when_a_dask_array_comes():
     code = """
 import sys, numpy, pyconv
@@ -364,6 +365,7 @@ def client():
 CLUSTER_CALLS = [CALLS[1], CALLS[3], CALLS[8], CALLS[10]]
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("chunking", ["uneven", "pixels"])
 @pytest.mark.parametrize("call", CLUSTER_CALLS, ids=_ids(CLUSTER_CALLS))
 def test_cluster_grid(client, call, chunking, rng):
@@ -373,6 +375,7 @@ def test_cluster_grid(client, call, chunking, rng):
     _check(y, x, w, b, kw, scheduler=lambda y: client.compute(y, sync=True))
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("mode", MODES[1:])
 def test_cluster_layer_padding_modes(client, mode, rng):
     x = rng.standard_normal(SHAPE).astype(np.float64)
@@ -382,6 +385,7 @@ def test_cluster_layer_padding_modes(client, mode, rng):
     assert_conv_close(got, padded, layer.weight, layer.bias, layer.stride)
 
 
+@pytest.mark.spawns_python
 def test_cluster_backend_travels(client, rng):
     x, w, b, kw = _case(rng, (3, 4, 3, 3), {"padding": 1})
     xd = da.from_array(x, chunks=5)

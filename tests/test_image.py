@@ -258,6 +258,7 @@ def test_missing_pillow_says_how_to_install(monkeypatch):
     assert make_grid(np.zeros((2, 3, 3)), scale=1).shape == (7, 12)  # no labels: NumPy only
 
 
+@pytest.mark.spawns_python
 def test_import_pyconv_does_not_import_pillow():
     import subprocess
 

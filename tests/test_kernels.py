@@ -202,6 +202,7 @@ _WORKSPACE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
 def test_a_workspace_that_cannot_be_allocated_raises_memoryerror_naming_its_size():
     proc = subprocess.run(
@@ -246,6 +247,7 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_ctrl_c_stops_a_long_convolution_quickly(threads):
@@ -290,6 +292,7 @@ _THREADS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform != "linux", reason="counts threads in /proc")
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_the_kernels_start_as_many_threads_as_they_are_told(threads):

@@ -703,6 +703,7 @@ def test_use_backend_is_local_to_each_asyncio_task(arrays):
     assert resolve(None, s) is load_backend("cython")
 
 
+@pytest.mark.spawns_python
 def test_env_variable_is_read_at_import():
     code = "import pyconv._registry as r; print(r.current_backend_name())"
     env = {**os.environ, "PYCONV_BACKEND": "numpy"}
@@ -745,6 +746,7 @@ def run_python(code: str, pythonpath: Path | None = None) -> str:
     return proc.stdout
 
 
+@pytest.mark.spawns_python
 def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(site):
     site.install(
         "pyconvtest-broken",
@@ -799,6 +801,7 @@ def test_cli_backends_table(site, capsys):
     assert "ImportError: libbroken.so not found" in out
 
 
+@pytest.mark.spawns_python
 def test_cli_backends_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "pyconv", "backends"], capture_output=True, text=True, check=True

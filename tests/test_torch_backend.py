@@ -326,6 +326,7 @@ def test_cuda_matches_cpu(rng):
     np.testing.assert_allclose(out.cpu().numpy(), layer(x), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.spawns_python
 def test_without_torch_the_backend_is_unavailable_and_pyconv_works():
     code = textwrap.dedent(
         """
@@ -385,6 +386,7 @@ def test_zero_input_channels_follow_pyconv_not_torch(with_bias):
     assert tuple(out.shape) == (2, 3, 3, 3)
 
 
+@pytest.mark.spawns_python
 def test_channels_last_numpy_input_does_not_crash_torch():
     """torch 2.13 segfaults on this channels-last input (found by tests/test_fuzz.py); the
     backend hands torch C-ordered copies of channels-last NumPy arrays.  Run in a
