@@ -456,3 +456,16 @@ def test_make_grid_wide_labels_widen_the_cells(pil):
 def test_make_grid_errors(maps, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         make_grid(maps, **kwargs)
+
+
+def test_the_uint8_cast_is_x86_64s_on_every_platform():
+    # written out by pyconv (aarch64's NumPy saturates instead of wrapping): truncation to
+    # a 32-bit integer, the low byte kept; NaN, inf and values beyond 32 bits give 0
+    v = np.array([300.7, -1.5, -27030.996, 255.9, 2**31 - 128, 3e9, -3e9, 2.0**32 + 5, 1e20])
+    want = [44, 255, 106, 255, 128, 0, 0, 0, 0]
+    from pyconv.image import x86_uint8
+
+    assert x86_uint8(v).tolist() == want
+    assert x86_uint8(v.astype(np.float32)).tolist() == want
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in cast"):
+        assert x86_uint8(np.array([np.nan, np.inf, -np.inf, 1.0])).tolist() == [0, 0, 0, 1]
