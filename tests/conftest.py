@@ -1,4 +1,9 @@
-"""Shared fixtures: the backends under test and PyTorch as the independent reference."""
+"""Shared fixtures: the backends under test and PyTorch as the independent reference.
+
+PyTorch is optional: a test that needs it takes the ``torch`` fixture or carries the
+``torch`` mark, and without torch it is skipped from one place (:func:`import_torch`), so
+that ``-ra`` folds every such skip into one line and the summary counts them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,31 @@ import pytest
 import pyconv
 
 BACKENDS = ["cython", "numpy"]
+
+#: The torch version the tests pin (.ci/run installs it; other versions may word errors
+#: differently).
+TORCH_PIN = "torch==2.13.0"
+TORCH_SKIP = "comparison with PyTorch: torch is not installed"
+
+
+def import_torch():
+    """Return torch, or skip the current test (the one place every torch skip comes from)."""
+    try:
+        import torch
+    except ImportError:
+        pytest.skip(TORCH_SKIP)
+    return torch
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Skip a test marked ``torch`` or taking the ``torch`` fixture, without torch.
+
+    Skipped here rather than in the fixture: pytest reports a fixture's skip at each test's
+    own line, which would spread the torch skips over a hundred lines of ``-ra``.
+    """
+    if item.get_closest_marker("torch") is not None or "torch" in item.fixturenames:
+        import_torch()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -19,7 +49,7 @@ def backend(request) -> str:
 @pytest.fixture(scope="session")
 def torch():
     """PyTorch, the reference; tests that need it skip cleanly where it is not installed."""
-    return pytest.importorskip("torch")
+    return import_torch()
 
 
 @pytest.fixture
@@ -37,7 +67,20 @@ def _restore_threads():
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print what tests/test_fuzz.py counted (cases, configurations, checks per backend)."""
+    """Say how many comparisons with torch did not run; print the fuzzer's counts."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    n_torch = sum(
+        1
+        for r in skipped
+        if isinstance(r.longrepr, tuple) and len(r.longrepr) == 3 and TORCH_SKIP in r.longrepr[2]
+    )
+    if n_torch:
+        terminalreporter.write_line(
+            f"pyconv: {n_torch} comparisons with PyTorch did not run (torch is not "
+            f"installed); to run them: python -m pip install {TORCH_PIN} && python -m pytest",
+            yellow=True,
+            bold=True,
+        )
     counts = getattr(config, "pyconv_fuzz_counts", None)
     if counts:
         terminalreporter.section("pyconv fuzzing")

@@ -157,9 +157,8 @@ def test_peaks_given_on_the_command_line(tmp_path, capsys, given, source):
             assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / peak)
 
 
+@pytest.mark.torch
 def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    del torch
     path = tmp_path / "b.json"
     status, out, _ = run_cli(
         capsys, *QUICK, "--filter", "seed_k3", "--backends", "cython", "--json", str(path)

@@ -174,8 +174,7 @@ def test_input_is_not_modified(pil):
     assert np.array_equal(a, before)
 
 
-def test_torch_tensors_are_chw_like_torchvision(pil):
-    torch = pytest.importorskip("torch")
+def test_torch_tensors_are_chw_like_torchvision(pil, torch):
     a = np.random.default_rng(2).random((3, 2, 4)).astype(np.float32)
     img = to_pil_image(torch.from_numpy(a))
     assert np.array_equal(pixels(img), pixels(to_pil_image(a, chw=True)))
