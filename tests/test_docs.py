@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pathlib
+import re
 
 import pytest
 
@@ -45,3 +46,37 @@ def test_docs_pages_have_examples():
     for name in ("quickstart.md", "tutorial.md"):
         assert name in pages
         assert pages[name].count(">>> ") >= 5, name
+
+
+def _variables_read() -> set[str]:
+    """Every environment variable the package, the build, the tests and CI read."""
+    root = DOCS.parent
+    python = [root / "setup.py", root / "docs" / "conf.py"]
+    for folder in ("pyconv", "tests", "benchmarks"):
+        python += (root / folder).rglob("*.py")
+    patterns = [
+        r"environ\.get\(\s*\"([A-Z][A-Z0-9_]*)\"",
+        r"environ\[\"([A-Z][A-Z0-9_]*)\"\]",
+        r"_env_threads\(\s*\"([A-Z][A-Z0-9_]*)\"",
+    ]
+    found = set()
+    for path in python:
+        text = path.read_text()
+        for pattern in patterns:
+            found |= set(re.findall(pattern, text))
+    for script in (root / ".ci").glob("*"):
+        if script.is_file():
+            found |= set(re.findall(r"\$\{?(PYCONV_[A-Z0-9_]+)", script.read_text()))
+    # variables pyconv records for benchmark reports without acting on them
+    return found - {"OPENBLAS_CORETYPE", "GLIBC_TUNABLES", "PYTHONPATH"}
+
+
+def test_every_environment_variable_is_documented_in_one_place():
+    if not (DOCS / "api.md").exists():
+        pytest.skip("docs/ is not next to the tests (installed test run)")
+    text = (DOCS / "api.md").read_text()
+    section = text.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    read = _variables_read()
+    assert {"PYCONV_NUM_THREADS", "PYCONV_ISA", "PYCONV_BACKEND", "OMP_NUM_THREADS"} <= read
+    missing = sorted(name for name in read if f"`{name}" not in section)
+    assert not missing, f"read but not documented in docs/api.md: {missing}"
