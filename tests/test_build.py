@@ -441,6 +441,23 @@ def test_show_config_lists_every_refused_variable():
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("project", [".", "plugins/pyconv-fft"])
+def test_build_requirement_reads_the_license_field(project):
+    # `license = "BSD-3-Clause"` (an SPDX expression, PEP 639) needs setuptools >= 77: 76.1.0
+    # refuses it with a schema error, 77.0.3 builds it (both tried without isolation)
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    path = root / project / "pyproject.toml"
+    if not path.is_file():
+        pytest.skip("not run from a source checkout")
+    meta = tomllib.loads(path.read_text())
+    floor = next(r for r in meta["build-system"]["requires"] if r.startswith("setuptools"))
+    assert isinstance(meta["project"]["license"], str)
+    assert floor == "setuptools>=77", floor
+    if project == ".":  # setup.py says so clearly where the floor is not enforced
+        assert "SETUPTOOLS_MIN = (77, 0)" in (root / "setup.py").read_text()
+
+
 @pytest.mark.parametrize("name", ["py.typed", "_core.pyi", "__init__.py"])
 def test_package_ships_typing_files(name):
     pkg = Path(pyconv.__file__).parent
