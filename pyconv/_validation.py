@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_DTYPES", "ConvSpec", "prepare_conv2d"]
+__all__ = ["SUPPORTED_DTYPES", "ConvSpec", "prepare_conv2d", "refuse_masked"]
 
 #: dtypes the kernels compute in; the output has the input's dtype.
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -74,6 +74,16 @@ def _size(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def refuse_masked(value, name: str, who: str) -> None:
+    """Refuse a ``numpy.ma.MaskedArray``: converting it would silently drop its mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{who}(): argument '{name}' is a numpy.ma.MaskedArray; pyconv computes on plain "
+            f"arrays and would ignore its mask. Pass numpy.ma.filled({name}, 0) to treat the "
+            f"masked elements as zeros, or {name}.data to use the values under the mask"
+        )
+
+
 def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
     """Convert an array-like as numpy.asarray does and check its dtype is supported."""
     if value is None:
@@ -82,6 +92,7 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
         raise TypeError(f"conv2d(): argument '{name}' must be an array, not None")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"conv2d(): argument '{name}' must be an array, not {type(value).__name__}")
+    refuse_masked(value, name, "conv2d")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like

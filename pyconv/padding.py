@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _check_int64, _check_nbytes, _size
+from ._validation import _check_int64, _check_nbytes, _size, refuse_masked
 
 __all__ = ["PAD_MODES", "pad"]
 
@@ -89,7 +89,8 @@ def pad(
         dimension, an unsupported rank for the mode, an unknown mode, ``value`` with a
         mode other than constant, or a crop that leaves a negative size.
     TypeError
-        Non-integer pad values.
+        Non-integer pad values; a ``numpy.ma.MaskedArray`` input (its mask would be
+        ignored).
 
     Examples
     --------
@@ -102,6 +103,7 @@ def pad(
     >>> pyconv.pad(x, (2, 1), mode="circular")[0, 0]
     array([3., 4., 1., 2., 3., 4., 1.])
     """
+    refuse_masked(input, "input", "pad")
     x = np.asarray(input)
     widths, out_shape = pad_plan(x.shape, pad, mode, value, itemsize=x.dtype.itemsize)
     k = len(pad) // 2  # number of padded (trailing) axes; pad_plan checked the values

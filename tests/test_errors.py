@@ -897,6 +897,18 @@ PYCONV_ONLY_CASES = [
         "64-bit integer (torch: Overflow when unpacking long long)",
         ValueError,
     ),
+    # torch has no masked tensors here: torch.from_numpy would drop the mask, as
+    # numpy.asarray would; pyconv refuses rather than ignore it silently
+    (
+        "masked-input",
+        (np.ma.masked_array(z(2, 4, 7, 9), mask=False), z(6, 4, 3, 3)),
+        {},
+        TypeError,
+        "conv2d(): argument 'input' is a numpy.ma.MaskedArray; pyconv computes on plain arrays "
+        "and would ignore its mask. Pass numpy.ma.filled(input, 0) to treat the masked "
+        "elements as zeros, or input.data to use the values under the mask",
+        "torch takes no masked arrays",
+    ),
     (
         "padded-input-overflows-int64",
         (z(1, 1, 1, 1), z(1, 1, 1, 1)),
@@ -1119,3 +1131,28 @@ def test_every_raise_is_compared_with_torch():
     assert not missing, "no case reaches:\n" + "\n".join(
         f"{module.__name__}:{n}: {src[n - 1].strip()} {src[n].strip()}" for n in missing
     )
+
+
+@pytest.mark.parametrize("which", ["input", "weight", "bias"])
+def test_masked_arrays_are_refused_with_the_way_out(backend, which):
+    rng = np.random.default_rng(3)
+    arrays = {
+        "input": rng.standard_normal((1, 2, 6, 6)),
+        "weight": rng.standard_normal((3, 2, 3, 3)),
+        "bias": rng.standard_normal(3),
+    }
+    mask = rng.random(arrays[which].shape) < 0.3
+    masked = np.ma.masked_array(arrays[which], mask=mask)
+    with pytest.raises(TypeError) as info:
+        pyconv.conv2d(**(arrays | {which: masked}), backend=backend)
+    msg = str(info.value)
+    assert f"argument '{which}' is a numpy.ma.MaskedArray" in msg
+    assert "would ignore its mask" in msg
+    assert f"numpy.ma.filled({which}, 0)" in msg
+    # the two ways out the message names are accepted and mean what it says
+    filled = pyconv.conv2d(**(arrays | {which: np.ma.filled(masked, 0)}), backend=backend)
+    zeroed = arrays[which] * ~mask
+    expected = pyconv.conv2d(**(arrays | {which: zeroed}), backend=backend)
+    np.testing.assert_array_equal(filled, expected)
+    data = pyconv.conv2d(**(arrays | {which: masked.data}), backend=backend)
+    np.testing.assert_array_equal(data, pyconv.conv2d(**arrays, backend=backend))

@@ -678,3 +678,12 @@ def test_bools_in_pad_are_refused_anywhere():
     # (1, 1, 0, 0)); pyconv refuses bools wherever they are, a deliberate strictness
     with pytest.raises(TypeError, match="element of type bool at pos 3"):
         pyconv.pad(_arr((2, 3, 4)), (1, 1, 0, False))
+
+
+def test_masked_array_input_is_refused():
+    x = np.ma.masked_array(_arr((1, 3, 4)), mask=np.eye(3, 4, dtype=bool)[np.newaxis])
+    with pytest.raises(TypeError, match=r"pad\(\): argument 'input' is a numpy\.ma\.MaskedArray"):
+        pyconv.pad(x, (1, 1), mode="reflect")
+    # the way out the message names
+    got = pyconv.pad(np.ma.filled(x, 0), (1, 1), mode="reflect")
+    np.testing.assert_array_equal(got[0, :, 1:-1], np.where(x.mask[0], 0, x.data[0]))
