@@ -37,7 +37,7 @@ PAD_MODES: dict[str, Literal["constant", "reflect", "edge", "wrap"]] = {
 def _pad_ints(pad) -> tuple[int, ...]:
     if isinstance(pad, (str, bytes)) or not isinstance(pad, (Sequence, np.ndarray)):
         raise TypeError(
-            f"pad(): argument 'pad' must be a tuple of ints, but got {type(pad).__name__}"
+            f"pad(): argument 'pad' (position 2) must be tuple of ints, not {type(pad).__name__}"
         )
     out = []
     for i, v in enumerate(pad):
@@ -47,8 +47,8 @@ def _pad_ints(pad) -> tuple[int, ...]:
             out.append(operator.index(v))
         except TypeError:
             raise TypeError(
-                f"pad(): argument 'pad' must be tuple of ints, but found element of type "
-                f"{type(v).__name__} at pos {i}"
+                f"pad(): argument 'pad' (position 2) must be tuple of ints, but found element "
+                f"of type {type(v).__name__} at pos {i}"
             ) from None
         _check_int64(out[-1], "pad", who="pad")
     return tuple(out)

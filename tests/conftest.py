@@ -7,6 +7,9 @@ that ``-ra`` folds every such skip into one line and the summary counts them.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -50,6 +53,58 @@ def backend(request) -> str:
 def torch():
     """PyTorch, the reference; tests that need it skip cleanly where it is not installed."""
     return import_torch()
+
+
+class RaiseSites:
+    """Where a module raises, to check that error-message tests reach every ``raise``."""
+
+    @staticmethod
+    def lines(module, skip_functions=()) -> set[int]:
+        """Line of every ``raise`` of a new exception in ``module`` (from its AST).
+
+        A bare re-raise and ``raise SomeError`` without arguments (a jump to an
+        ``except`` in the same function, which raises the real error) are left out, and
+        so are the raises inside the functions named in ``skip_functions``.
+        """
+
+        def raises(tree) -> set[int]:
+            return {
+                node.lineno
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+            }
+
+        tree = ast.parse(Path(module.__file__).read_text())
+        skipped = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in skip_functions:
+                skipped |= raises(node)
+        return raises(tree) - skipped
+
+    @staticmethod
+    def line_of(exc: BaseException, module) -> int | None:
+        """Line in ``module`` that ``exc`` was raised from (its innermost frame there)."""
+        tb, line = exc.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == module.__file__:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return line
+
+    def unreached(self, module, excs, skip_functions=()) -> str:
+        """The ``raise`` lines of ``module`` that none of ``excs`` came from, as text."""
+        reached = {self.line_of(e, module) for e in excs}
+        src = Path(module.__file__).read_text().splitlines()
+        return "\n".join(
+            f"{module.__name__}:{n}: {src[n - 1].strip()} {src[n].strip()}"
+            for n in sorted(self.lines(module, skip_functions) - reached)
+        )
+
+
+@pytest.fixture(scope="session")
+def raise_sites() -> RaiseSites:
+    """Helpers to check that a table of bad calls reaches every ``raise`` of a module."""
+    return RaiseSites()
 
 
 @pytest.fixture
