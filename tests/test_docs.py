@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import doctest
 import importlib
+import importlib.util
+import os
 import pathlib
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -80,3 +85,104 @@ def test_every_environment_variable_is_documented_in_one_place():
     assert {"PYCONV_NUM_THREADS", "PYCONV_ISA", "PYCONV_BACKEND", "OMP_NUM_THREADS"} <= read
     missing = sorted(name for name in read if f"`{name}" not in section)
     assert not missing, f"read but not documented in docs/api.md: {missing}"
+
+
+# --------------------------------------------------------------------------------------
+# docs/writing-a-backend.md: its files, as pasted, make a plugin that passes the suite
+# --------------------------------------------------------------------------------------
+
+
+def _guide_files() -> dict[str, str]:
+    """The guide's code blocks, by the path their first line names (``# path``)."""
+    text = (DOCS / "writing-a-backend.md").read_text()
+    files = {}
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S):
+        first = body.splitlines()[0]
+        if lang == "toml":
+            files["pyproject.toml"] = body
+        elif lang == "python" and first.startswith("# "):
+            files[first[2:].split()[0]] = body
+    return files
+
+
+def test_writing_a_backend_guide_works_as_pasted(tmp_path):
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    if not (DOCS / "writing-a-backend.md").exists():
+        pytest.skip("docs/ is not next to the tests (installed test run)")
+    files = _guide_files()
+    assert {"pyproject.toml", "src/pyconv_mine/entry_point.py", "src/pyconv_mine/backend.py",
+            "tests/test_conformance.py", "bench_mine.py"} <= set(files)  # fmt: skip
+    for path, body in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(body)
+    (tmp_path / "src/pyconv_mine/__init__.py").write_text("")
+    # what `pip install -e ./pyconv-mine` leaves behind: metadata with the entry point
+    project = tomllib.loads(files["pyproject.toml"])["project"]
+    info = tmp_path / "src" / f"pyconv_mine-{project['version']}.dist-info"
+    info.mkdir()
+    info.joinpath("METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    eps = project["entry-points"]["pyconv.backends"]
+    info.joinpath("entry_points.txt").write_text(
+        "[pyconv.backends]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items())
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    env.pop("PYCONV_BACKEND", None)
+
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        return proc.stdout
+
+    out = run("-m", "pyconv", "check", "mine")
+    assert "backend 'mine', elementwise accuracy contract" in out
+    assert ", 0 failed, 0 skipped" in out  # it declares everything, and passes it all
+    assert out.splitlines()[-1] == "OK", out
+    tests = ["tests/test_conformance.py"]
+    if importlib.util.find_spec("pytest_benchmark") is not None:  # the bench extra
+        tests += ["bench_mine.py", "--benchmark-disable"]
+    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", *tests)
+    assert re.fullmatch(r"\d+ passed in .*", out.splitlines()[-1]), out
+
+
+# --------------------------------------------------------------------------------------
+# The docs build: the same pages wherever they are built
+# --------------------------------------------------------------------------------------
+
+
+def _docs_module(name):
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_backends_table_lists_the_built_in_specs_only(monkeypatch):
+    if not (DOCS / "_backends_table.py").exists():
+        pytest.skip("docs/ is not next to the tests (installed test run)")
+    import pyconv
+    from pyconv._backends.entry_points import SPECS
+
+    table = _docs_module("_backends_table").backends_table()
+    rows = table.splitlines()[2:]
+    assert [r.split("|")[1].strip() for r in rows] == [f"`{n}`" for n in SPECS]
+    # nothing that depends on the machine that builds the docs
+    assert "available" not in table
+    assert "`torch` (`pip install 'pyconv[torch]'`)" in rows[2]  # what it needs, instead
+    monkeypatch.setattr(pyconv, "backends", lambda: pytest.fail("the listing was read"))
+    assert _docs_module("_backends_table").backends_table() == table
+
+
+def test_generated_pieces_are_not_pages_of_their_own(monkeypatch):
+    matching = pytest.importorskip("sphinx.util.matching")
+    if not (DOCS / "conf.py").exists():
+        pytest.skip("docs/ is not next to the tests (installed test run)")
+    conf = (DOCS / "conf.py").read_text()
+    patterns = re.search(r"^exclude_patterns = (\[.*\])$", conf, flags=re.M).group(1)
+    matcher = matching.Matcher(ast.literal_eval(patterns))
+    assert matcher("_generated/backends_table.md")  # {include}d by backends.md only
+    assert not matcher("backends.md")
+    assert "{include} _generated/backends_table.md" in (DOCS / "backends.md").read_text()
