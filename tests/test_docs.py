@@ -186,3 +186,42 @@ def test_generated_pieces_are_not_pages_of_their_own(monkeypatch):
     assert matcher("_generated/backends_table.md")  # {include}d by backends.md only
     assert not matcher("backends.md")
     assert "{include} _generated/backends_table.md" in (DOCS / "backends.md").read_text()
+
+
+# --------------------------------------------------------------------------------------
+# The README's "Using it" block runs as written
+# --------------------------------------------------------------------------------------
+
+
+def _run_readme_block(tmp_path, monkeypatch) -> dict:
+    readme = DOCS.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md is not next to the tests (installed test run)")
+    block = re.search(r"## Using it\n\n```python\n(.*?)```", readme.read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)  # it writes conv1.npz
+    namespace: dict = {}
+    exec(compile(block, str(readme), "exec"), namespace)
+    return namespace
+
+
+def test_readme_using_it_runs_as_written(tmp_path, monkeypatch, capsys):
+    ns = _run_readme_block(tmp_path, monkeypatch)
+    assert ns["d"].shape == (8, 64, 56, 56)  # depthwise
+    assert ns["r"].shape == (1, 128, 54, 54)
+    assert ns["y"].shape == (8, 128, 56, 56)  # the layer, padded by reflection
+    assert (tmp_path / "conv1.npz").is_file()
+    assert ns["pyconv"].get_num_threads() == 1
+    assert "backend cython" in capsys.readouterr().out  # show_config printed
+    fft = "fft" in [b.name for b in ns["pyconv"].backends() if b.available]
+    assert ("big" in ns) == fft  # the fft lines run exactly where the plugin is installed
+
+
+def test_readme_fft_lines(tmp_path, monkeypatch, capsys):
+    import pyconv
+    from pyconv.testing import assert_conv_close
+
+    if "fft" not in [b.name for b in pyconv.backends() if b.available]:
+        pytest.skip("the fft plugin is not installed (pip install ./plugins/pyconv-fft)")
+    ns = _run_readme_block(tmp_path, monkeypatch)
+    assert ns["big"].shape == (1, 1, 2018, 2018)
+    assert_conv_close(ns["big"], ns["image"], ns["kernel_31x31"], contract="normwise")
