@@ -33,8 +33,14 @@ MODULES = [
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
+# modules and pages whose examples need an optional dependency: the module it needs
+NEEDS = {"pyconv.image": "PIL", "dask.md": "dask.array"}
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name])
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=FLAGS, verbose=False)
     assert result.failed == 0
@@ -45,6 +51,8 @@ def test_docs_page_examples(page, tmp_path, monkeypatch):
     path = DOCS / page
     if not path.exists():
         pytest.skip("docs/ is not next to the tests (installed test run)")
+    if page in NEEDS:
+        pytest.importorskip(NEEDS[page])
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     result = doctest.testfile(str(path), module_relative=False, optionflags=FLAGS)
     assert result.failed == 0

@@ -361,7 +361,7 @@ def test_save_image_to_file_object(pil, tmp_path):
         (np.zeros((3, 3), complex), {}, TypeError, "real numeric"),
     ],
 )
-def test_save_image_errors(tmp_path, array, kwargs, exc, match):
+def test_save_image_errors(pil, tmp_path, array, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         save_image(array, tmp_path / "a.png", **kwargs)
     assert not (tmp_path / "a.png").exists()
