@@ -8,6 +8,12 @@ Conv2d
     ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
 pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
+max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d, max_pool1d, avg_pool1d
+    ``torch.nn.functional``'s pooling (compiled kernels, torch's results and errors).
+MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, ..., ReLU, Flatten, Linear, BatchNorm2d, Sequential
+    The ``torch.nn`` layers needed to run a trained CNN (inference), also in ``pyconv.nn``.
+fold_batchnorm, fuse_conv_bn_eval
+    Fold a batch norm's statistics into the convolution before it.
 backends, use_backend, set_backend, refresh_backends
     The backend registry (entry-point group ``pyconv.backends``).
 set_num_threads, get_num_threads
@@ -25,6 +31,9 @@ image
     Not imported by ``import pyconv`` (``import pyconv.image``): ``to_pil_image``
     (torchvision's exact semantics), ``save_image`` (safe scaling) and ``make_grid``
     (feature-map grids).  Needs Pillow: ``pip install 'pyconv[image]'``.
+export
+    ``save_state_dict`` (a torch model's weights to ``.npz`` / ``.safetensors``, no
+    pickle) and ``load_state_dict``.
 cli
     The ``pyconv`` command line (``pyconv demo``, ``pyconv show-config``; also
     ``python -m pyconv``).
@@ -37,6 +46,7 @@ Examples
 from . import (
     _check_build,  # noqa: F401  (first: a clear error for an unbuilt tree)
     examples,
+    export,
 )
 from ._config import show_config
 from ._environment import ConfigWarning
@@ -55,26 +65,72 @@ from ._registry import (
 from ._threads import get_num_threads, set_num_threads
 from ._validation import ConvSpec
 from ._version import __version__
+from .fold import fold_batchnorm, fuse_conv_bn_eval
 from .functional import conv2d
-from .nn import Conv2d
+from .nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool1d,
+    MaxPool2d,
+    Module,
+    ReLU,
+    Sequential,
+)
 from .padding import pad
+from .pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 
 _apply_isa()
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BackendInfo",
     "BackendUnavailableError",
     "BackendWarning",
+    "BatchNorm2d",
     "Capabilities",
     "ConfigWarning",
     "Conv2d",
     "ConvSpec",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
     "UnsupportedCallError",
     "__version__",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
     "backends",
     "conv2d",
     "examples",
+    "export",
+    "fold_batchnorm",
+    "fuse_conv_bn_eval",
     "get_num_threads",
+    "max_pool1d",
+    "max_pool2d",
     "pad",
     "refresh_backends",
     "set_backend",

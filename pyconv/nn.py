@@ -1,4 +1,9 @@
-"""``Conv2d``: the layer, mirroring ``torch.nn.Conv2d``."""
+"""``Conv2d``: the layer, mirroring ``torch.nn.Conv2d``; and the layers to build a CNN around it.
+
+The other layers (pooling, ``ReLU``, ``Flatten``, ``Linear``, ``BatchNorm2d``) live in
+:mod:`pyconv.layers`, ``Module`` and ``Sequential`` in ``pyconv._module``; they are
+re-exported here, so that ``pyconv.nn`` reads like ``torch.nn``.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,40 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._foreign import is_dask_array, torch_if_tensor
+from ._module import Identity, Module, Sequential
 from ._validation import _int, refuse_masked
 from .functional import conv2d
+from .layers import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    BatchNorm2d,
+    Flatten,
+    Linear,
+    MaxPool1d,
+    MaxPool2d,
+    ReLU,
+)
 from .padding import pad
 
-__all__ = ["Conv2d", "IncompatibleKeys"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Flatten",
+    "Identity",
+    "IncompatibleKeys",
+    "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
+]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _PADDING_STRINGS = ("valid", "same")

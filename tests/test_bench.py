@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import _core
 from pyconv._bench import machine, report, runner
 from pyconv._bench.zoo import ZOO, describe, flops, make_case
 from pyconv.cli import main
@@ -307,8 +309,8 @@ def test_help_says_where_the_peak_comes_from_and_what_runs(capsys):
     status, out, _ = run_cli(capsys, "bench", "--help")
     assert status == 0
     out = " ".join(out.split())  # argparse wraps the help to the terminal's width
-    assert f"default: {PEAK.float32:g}, {PEAK.source}" in out
-    assert f"default: {PEAK.float64:g}, {PEAK.source}" in out
+    assert out.count("(default: measured at the start of the run, a short multiply-add probe") == 2
+    assert "--isa {" in out
     assert "except 'numpy'" in out
     assert "--quick" in out
     run_cli(capsys, "--help")  # the command is listed
@@ -547,3 +549,51 @@ def test_a_backend_that_fails_after_the_warm_up_is_reported_not_fatal():
     assert (r["flaky"].seconds, r["flaky"].rounds) == (None, [])
     assert r["cython"].seconds is not None
     assert len(r["cython"].rounds) == 3
+
+
+# ---- the peak and --isa -------------------------------------------------------------------
+
+
+def test_the_peak_is_measured_for_the_variant_in_use():
+    assert 0 < PEAK.float64 < PEAK.float32
+    assert PEAK.source.startswith(f"measured here: the {_core.isa()} kernels'")
+    assert machine.peak_per_core() is PEAK  # measured once per variant and process
+
+
+def test_isa_reruns_the_same_bench_in_a_child_capped_to_that_variant(tmp_path):
+    # baseline runs on every CPU; the child's header shows both caps
+    path = tmp_path / "b.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyconv", *QUICK, "--isa", "baseline", "--filter", "seed_k1",
+         "--backends", "cython", "--json", str(path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel ISA baseline" in proc.stdout
+    assert "PYCONV_ISA=baseline" in proc.stdout
+    assert "ONEDNN_MAX_CPU_ISA=SSE41" in proc.stdout
+    assert "measured here: the baseline kernels'" in proc.stdout
+    data = json.loads(path.read_text())
+    assert data["machine"]["core"]["isa"] == "baseline"
+
+
+def test_isa_child_gets_every_other_option():
+    from pyconv._bench.command import _child_argv
+    from pyconv.cli import _build_parser
+
+    argv = ["bench", "--threads", "1,2", "--filter", "r50", "--filter", "dw*", "--backends",
+            "cython", "--rounds", "4", "--budget", "0.5", "--json", "x.json", "--peak-f32",
+            "100.0", "--format", "markdown", "--no-check", "--no-progress", "--quick"]  # fmt: skip
+    parser = _build_parser()
+    args = parser.parse_args([*argv, "--isa", "baseline"])
+    again = parser.parse_args(_child_argv(args))
+    assert {**vars(again), "isa": "baseline"} == vars(args)
+
+
+def test_isa_this_cpu_cannot_run_is_a_usage_error(capsys):
+    missing = [name for name, _detail, ok in _core.isas() if not ok]
+    if not missing:
+        pytest.skip("this CPU runs every variant")
+    status, _out, err = run_cli(capsys, *QUICK, "--isa", missing[0])
+    assert status == 2
+    assert f"this CPU cannot run the {missing[0]} kernels" in err

@@ -11,6 +11,7 @@ accuracy contract and against PyTorch.  Thread-count determinism and the GIL are
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -166,6 +167,7 @@ def test_every_variant_has_consistent_tile_shapes():
         for dtype, lanes_min in (("float32", 4), ("float64", 2)):
             t = _core.tile_shapes(name)[dtype]
             assert t["block"][0] == t["wide"][0] > 1, (name, dtype, t)  # one channel block
+            assert t.get("alt", (2, 0))[0] > 1
             assert t["single"][0] == t["narrow"][0] == 1, (name, dtype, t)
             assert t["wide"][1] >= t["block"][1]
             assert t["narrow"][1] <= t["single"][1]
@@ -211,6 +213,8 @@ ISA_SHAPES = {
     "pointwise": ((2, 16, 9, 9), (24, 16, 1, 1), False, 1, 0, 1, 1),
     "wide-7x7": ((1, 2, 40, 70), (9, 2, 7, 7), True, 1, 3, 1, 1),
     "tiny-plane": ((3, 3, 2, 3), (17, 3, 2, 2), True, 1, 0, 1, 1),
+    # a 7x7 plane with 20 channels: the AVX2 variant takes its 6x2 tile, two channels left
+    "alt-tile-7x7": ((2, 16, 7, 7), (20, 16, 3, 3), True, 1, 1, 1, 1),
     "stride-3-valid": ((1, 3, 23, 29), (16, 3, 4, 5), False, 3, "valid", 1, 1),
 }
 
@@ -485,3 +489,47 @@ def test_peak_probe_measures_every_variant_this_cpu_runs():
         _core.peak_gflops(None, "float16")
     with pytest.raises(ValueError, match="unknown ISA variant 'sse9'"):
         _core.peak_gflops("sse9")
+
+
+# --------------------------------------------------------------------------------------
+# Hot loops in registers (tools/check_spills.py)
+# --------------------------------------------------------------------------------------
+
+_TOOLS = Path(__file__).resolve().parent.parent / "tools"
+
+
+def _check_spills():
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    sys.path.insert(0, str(_TOOLS))
+    try:
+        import check_spills
+    finally:
+        sys.path.remove(str(_TOOLS))
+    return check_spills
+
+
+def test_no_micro_kernel_spills_in_its_hot_loop():
+    report = _check_spills().spills(_core.__file__)
+    assert report, "no micro-kernels found in the disassembly"
+    spilled = {name: lines[:3] for name, lines in report.items() if lines}
+    assert not spilled, f"hot loops that use the stack: {spilled}"
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="an AVX2 tile")
+def test_the_spill_check_finds_a_tile_too_big_for_its_registers(tmp_path):
+    check_spills = _check_spills()
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    src = tmp_path / "tiles.c"
+    src.write_text(
+        '#include "_isa.h"\n'
+        "PYCONV_DEFINE_TILE(avx2, f32, 5, 3)  /* 15 + 3 + 1 registers: does not fit */\n"
+        "void *keep[] = {(void *)pyconv_tile_avx2_f32_5x3, (void *)&pyconv_isas};\n"
+    )
+    obj = tmp_path / "tiles.o"
+    pkg = Path(pyconv.__file__).parent
+    subprocess.run(["gcc", "-O3", "-c", "-I", str(pkg), str(src), "-o", str(obj)], check=True)
+    report = check_spills.spills(str(obj))
+    assert report["pyconv_tile_avx2_f32_5x3"], "a 5x3 AVX2 tile must spill"
+    assert not report["pyconv_tile_avx2_f32_4x3"]

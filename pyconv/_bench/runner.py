@@ -190,9 +190,7 @@ class Settings:
             return
         default = machine.peak_per_core()
         if self.peak_f32 is None and self.peak_f64 is None:
-            self.peak_source = (
-                f"the defaults, {default.source}: give yours with --peak-f32/--peak-f64"
-            )
+            self.peak_source = f"{default.source}; --peak-f32/--peak-f64 override it"
         else:
             given, other = (
                 ("float32", "float64") if self.peak_f32 is not None else ("float64", "float32")
