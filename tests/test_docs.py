@@ -230,6 +230,9 @@ def test_readme_using_it_runs_as_written(readme_run):
     assert ns["d"].shape == (8, 64, 56, 56)  # depthwise
     assert ns["r"].shape == (1, 128, 54, 54)
     assert ns["y"].shape == (8, 128, 56, 56)  # the layer, padded by reflection
+    assert ns["p"].shape == (8, 128, 28, 28)
+    assert ns["scores"].shape == (8, 10)
+    assert (folder / "net.npz").is_file()
     assert (folder / "conv1.npz").is_file()
     assert "backend cython" in printed  # show_config
     fft = "fft" in [b.name for b in pyconv.backends() if b.available]
