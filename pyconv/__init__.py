@@ -20,7 +20,10 @@ set_num_threads, get_num_threads
     Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS``, else
     ``OMP_NUM_THREADS``, else the cores available to the process).
 show_config
-    Version, build flags, OpenMP, threads and backends.
+    Version, build flags, OpenMP, threads and backends, and any environment variable whose
+    value was ignored.
+ConfigWarning
+    Warned (once) at import for an environment variable with a value pyconv cannot use.
 
 Submodules
 ----------
@@ -46,6 +49,7 @@ from . import (
     export,
 )
 from ._config import show_config
+from ._environment import ConfigWarning
 from ._environment import apply_isa as _apply_isa
 from ._registry import (
     BackendInfo,
@@ -101,6 +105,7 @@ __all__ = [
     "BackendWarning",
     "BatchNorm2d",
     "Capabilities",
+    "ConfigWarning",
     "Conv2d",
     "ConvSpec",
     "Flatten",

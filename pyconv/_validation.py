@@ -19,16 +19,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SUPPORTED_DTYPES", "ConvSpec", "prepare_conv2d"]
+__all__ = ["SUPPORTED_DTYPES", "ConvSpec", "prepare_conv2d", "refuse_masked"]
 
 #: dtypes the kernels compute in; the output has the input's dtype.
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # torch's names for the two dtypes, as its messages print them.
-_TORCH_TENSOR_TYPE = {
-    np.dtype(np.float32): "torch.FloatTensor",
-    np.dtype(np.float64): "torch.DoubleTensor",
-}
+_TORCH_SCALAR_NAME = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double"}
 _TORCH_SCALAR_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _PADDING_STRINGS = ("valid", "same")
@@ -77,6 +74,16 @@ def _size(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def refuse_masked(value, name: str, who: str) -> None:
+    """Refuse a ``numpy.ma.MaskedArray``: converting it would silently drop its mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{who}(): argument '{name}' is a numpy.ma.MaskedArray; pyconv computes on plain "
+            f"arrays and would ignore its mask. Pass numpy.ma.filled({name}, 0) to treat the "
+            f"masked elements as zeros, or {name}.data to use the values under the mask"
+        )
+
+
 def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
     """Convert an array-like as numpy.asarray does and check its dtype is supported."""
     if value is None:
@@ -85,6 +92,7 @@ def _as_array(value, name: str, allow_none: bool = False) -> np.ndarray | None:
         raise TypeError(f"conv2d(): argument '{name}' must be an array, not None")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"conv2d(): argument '{name}' must be an array, not {type(value).__name__}")
+    refuse_masked(value, name, "conv2d")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
@@ -298,7 +306,9 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
     if dh < 0 or dw < 0:
         raise ValueError("dilation should be greater than zero")
     if dh == 0 or dw == 0:
-        raise ValueError("non-positive dilation is not supported")
+        # the text of torch's own kernels; its oneDNN front end (float32, batch >= 2) says
+        # "non-positive dilation is not supported" instead
+        raise ValueError(f"dilation should be greater than zero, but got {_size((dh, dw))}")
 
     N, C, H, W = x.shape
     Co, Cig, kH, kW = w.shape
@@ -349,11 +359,12 @@ def prepare_conv2d(input, weight, bias, stride, padding, dilation, groups):
             + _size(x.shape)
         )
     if w.dtype != x.dtype:
+        # the text of torch's own kernels; its oneDNN front end (float32, batch >= 2) says
+        # "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be ..."
         raise TypeError(
-            f"Input type ({_TORCH_TENSOR_TYPE[x.dtype]}) and weight type "
-            f"({_TORCH_TENSOR_TYPE[w.dtype]}) should be the same or input should be a MKLDNN "
-            f"tensor and weight is a dense tensor (pyconv: input is {x.dtype}, weight is "
-            f"{w.dtype}; convert one with .astype())"
+            f"expected scalar type {_TORCH_SCALAR_NAME[x.dtype]} but found "
+            f"{_TORCH_SCALAR_NAME[w.dtype]} (pyconv: input is {x.dtype}, weight is {w.dtype}; "
+            "convert one with .astype())"
         )
     if pad_str is not None:
         _check_bias_dtype(x, b)

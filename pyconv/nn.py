@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 
 from ._foreign import is_dask_array, torch_if_tensor
 from ._module import Identity, Module, Sequential
-from ._validation import _int
+from ._validation import _int, refuse_masked
 from .functional import conv2d
 from .layers import (
     AdaptiveAvgPool2d,
@@ -100,8 +100,9 @@ class Conv2d:
         float32 or float64, the dtype of ``weight`` and ``bias``.
     rng : numpy.random.Generator, int or None
         Source of the initial weights (``numpy.random.default_rng(rng)``).
-    backend : str, optional
-        Backend for every call of this layer (see :func:`pyconv.conv2d`).
+    backend : str or backend object, optional
+        Backend for every call of this layer (see :func:`pyconv.conv2d`); shown in the
+        ``repr`` when given.
 
     Attributes
     ----------
@@ -109,8 +110,13 @@ class Conv2d:
         Initialised from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
         ``fan_in = in_channels / groups * kH * kW``: the distribution of torch's
         ``kaiming_uniform_(a=sqrt(5))`` (the values differ: NumPy's generator is not torch's).
+        May be assigned a NumPy array of that shape and the layer's dtype, which the
+        layer then uses (no copy, as torch's parameters share their tensor); anything
+        else (a torch tensor, a list, another shape or dtype, a masked array) is refused
+        at the assignment, where torch would accept a wrong shape and fail at the call.
     bias : ndarray, shape (out_channels,), or None
-        Same bound; zeros if ``fan_in == 0``.
+        Same bound; zeros if ``fan_in == 0``.  Assigned like ``weight``, or ``None`` (no
+        bias, as torch allows).
 
     Notes
     -----
@@ -119,7 +125,8 @@ class Conv2d:
     stride 1, ``padding_mode``.  As in torch, a zero or negative stride, a negative padding
     or a zero-size kernel are reported when the layer is called.  Unlike torch, a
     ``kernel_size``, ``stride``, ``padding`` or ``dilation`` with more than 2 values is
-    rejected at construction, and negative channel counts are a ``ValueError``.
+    rejected at construction, and negative channel counts are a ``ValueError``; and an
+    assignment to ``weight`` or ``bias`` is checked when it is made (see Attributes).
 
     Examples
     --------
@@ -200,6 +207,7 @@ class Conv2d:
         self.padding_mode = padding_mode
         self.dtype = dtype
         self.backend = backend
+        self._weight_shape = (out_channels, in_channels // groups, *kernel_t)
         # F.pad's argument for non-zeros modes: (left, right, top, bottom)
         if padding_v == "same":
             pads = []
@@ -214,10 +222,55 @@ class Conv2d:
                 padding_v[1], padding_v[1], padding_v[0], padding_v[0],
             )  # fmt: skip
 
-        shape = (out_channels, in_channels // groups, *kernel_t)
-        self.weight = np.empty(shape, dtype=dtype)
+        self.weight = np.empty(self._weight_shape, dtype=dtype)
         self.bias = np.empty(out_channels, dtype=dtype) if bias else None
         self.reset_parameters(rng)
+
+    def _checked(self, name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+        """Refuse, at assignment, a parameter the layer could not convolve with."""
+        refuse_masked(value, name, "Conv2d")
+        want = f"a numpy.ndarray of dtype {self.dtype} and shape {shape}"
+        if type(value) is not np.ndarray:
+            hint = ""
+            if torch_if_tensor(value) is not None:
+                hint = (
+                    f"; convert it with .detach().cpu().numpy(), or use "
+                    f"load_state_dict({{'{name}': tensor}}), which converts"
+                )
+            kind = type(value)
+            given = kind.__name__ if kind.__module__ == "builtins" else kind.__qualname__
+            if kind.__module__ not in ("builtins", "numpy"):
+                given = f"{kind.__module__.partition('.')[0]}.{given}"  # torch.Tensor
+            raise TypeError(f"cannot assign {given} as Conv2d.{name}: expected {want}{hint}")
+        if value.dtype != self.dtype:
+            raise TypeError(
+                f"cannot assign an array of dtype {value.dtype} as Conv2d.{name}: expected "
+                f"{want}; convert it with .astype(numpy.{self.dtype}), or build the layer "
+                f"with dtype=numpy.{value.dtype}"
+            )
+        if value.shape != shape:
+            raise ValueError(
+                f"cannot assign an array of shape {value.shape} as Conv2d.{name}: expected {want}"
+            )
+        return value
+
+    @property
+    def weight(self) -> np.ndarray:
+        """The kernels, shape ``(out_channels, in_channels / groups, kH, kW)``."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: np.ndarray) -> None:
+        self._weight = self._checked("weight", value, self._weight_shape)
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """The bias, shape ``(out_channels,)``, or None."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: np.ndarray | None) -> None:
+        self._bias = None if value is None else self._checked("bias", value, (self.out_channels,))
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
         """Draw new weights (and bias) from torch's initial distribution.
@@ -274,7 +327,11 @@ class Conv2d:
     __call__ = forward
 
     def extra_repr(self) -> str:
-        """Return torch's description of the layer's settings."""
+        """Return torch's description of the layer's settings, and the backend if one was set.
+
+        The backend comes last and only when given, so the repr of a layer built as in
+        torch is torch's, character for character.
+        """
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
         if self.padding != (0, 0):
@@ -287,6 +344,8 @@ class Conv2d:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
+        if self.backend is not None:
+            s += f", backend={self.backend!r}"
         return s
 
     def __repr__(self) -> str:
@@ -400,8 +459,8 @@ def _read_state(source) -> tuple[dict, str | None]:
     if hasattr(source, "items"):
         return dict(source.items()), None
     raise TypeError(
-        "load_state_dict(): expected a mapping of arrays or a path to an .npz / .safetensors "
-        f"file, but got {type(source).__name__}"
+        f"Expected state_dict to be dict-like, got {type(source)}. (pyconv: a mapping of "
+        "arrays, or a path to an .npz or .safetensors file)"
     )
 
 

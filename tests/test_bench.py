@@ -159,9 +159,8 @@ def test_peaks_given_on_the_command_line(tmp_path, capsys, given, source):
             assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / peak)
 
 
+@pytest.mark.torch
 def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    del torch
     path = tmp_path / "b.json"
     status, out, _ = run_cli(
         capsys, *QUICK, "--filter", "seed_k3", "--backends", "cython", "--json", str(path)
@@ -183,6 +182,30 @@ def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
         assert cells.split()[-2] == f"{c['vs_torch']:.2f}"  # ... t_torch/t, load
         assert report.fmt_time(c["seconds"]) in cells
         assert report.fmt_gflops(c["gflops"]) in cells
+
+
+def test_quick_checks_the_small_shapes_only(capsys, monkeypatch):
+    # the exact result of a large shape takes seconds: --quick leaves those rows unchecked,
+    # and says so; every method still runs on every shape
+    computed = []
+    real = runner._exact
+    monkeypatch.setattr(runner, "_exact", lambda x, *a: computed.append(x.shape) or real(x, *a))
+    large = "dw128_56_b8"  # 58 MFLOP, but quick to run once
+    assert flops("dw512_14") / 1e6 <= runner.QUICK_CHECK_MFLOP < flops(large) / 1e6
+    args = ("--filter", f"seed_k1,dw512_14,{large}", "--backends", "cython")
+    status, out, _ = run_cli(capsys, *QUICK, *args)
+    assert status == 0
+    assert {row.split()[0] for row in table_lines(out)[1:]} == {"seed_k1", "dw512_14", large}
+    assert computed == [make_case(n)[0].shape for n in ("seed_k1", "dw512_14")]
+    assert "every output within its backend's contract" in out
+    assert "; 1 row(s) above 10 MFLOP not checked (--quick" in out
+    assert "its time is no measurement" in out  # what --quick measures: nothing
+
+
+def test_settings_check_every_shape_unless_quick():
+    assert runner.Settings(peak_f32=1, peak_f64=1).checks(1e9)
+    assert not runner.Settings.quick(peak_f32=1, peak_f64=1).checks(runner.QUICK_CHECK_MFLOP + 1)
+    assert not runner.Settings.quick(peak_f32=1, peak_f64=1, check=False).checks(0.001)
 
 
 def test_markdown_format(capsys):

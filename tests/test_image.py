@@ -174,8 +174,7 @@ def test_input_is_not_modified(pil):
     assert np.array_equal(a, before)
 
 
-def test_torch_tensors_are_chw_like_torchvision(pil):
-    torch = pytest.importorskip("torch")
+def test_torch_tensors_are_chw_like_torchvision(pil, torch):
     a = np.random.default_rng(2).random((3, 2, 4)).astype(np.float32)
     img = to_pil_image(torch.from_numpy(a))
     assert np.array_equal(pixels(img), pixels(to_pil_image(a, chw=True)))
@@ -363,7 +362,7 @@ def test_save_image_to_file_object(pil, tmp_path):
         (np.zeros((3, 3), complex), {}, TypeError, "real numeric"),
     ],
 )
-def test_save_image_errors(tmp_path, array, kwargs, exc, match):
+def test_save_image_errors(pil, tmp_path, array, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         save_image(array, tmp_path / "a.png", **kwargs)
     assert not (tmp_path / "a.png").exists()

@@ -78,7 +78,9 @@ core x threads) and t_torch / t (above 1: faster than torch).  The CPU load of o
 processes during each row is measured (/proc/stat minus this process) and printed; rows
 above 0.25 cores are flagged '!'.  Every output is checked once per row against the exact
 result under the backend's accuracy contract: a wrong result shows WRONG and the exit
-status is 1.
+status is 1.  --quick calls each method once per shape (so its times measure nothing)
+and checks only the shapes up to {quick_mflop:g} MFLOP (the seed, overhead and depthwise
+ones): it proves that every backend runs on every shape, in seconds on the small ones.
 
 Backends: by default every available backend except 'numpy' (the slow reference) and
 'torch' (pyconv's wrapper of the torch column, shown as pyconv-torch); name them with
@@ -93,7 +95,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bp: argparse.ArgumentParser = sub.add_parser(
         "bench",
         help="time the backends against torch on the shape zoo, print a table",
-        description=_BENCH_DESCRIPTION,
+        description=_BENCH_DESCRIPTION.format(quick_mflop=runner.QUICK_CHECK_MFLOP),
         epilog="examples:\n  pyconv bench --filter r50 --threads 1,2\n"
         "  pyconv bench --filter 'dw*' --backends cython,numpy --json dw.json\n"
         "  pyconv bench --quick --filter seed,overhead --threads 1   (CI: runs, judges nothing)",
@@ -141,7 +143,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bp.add_argument(
         "--quick",
         action="store_true",
-        help="one round of one call per method: checks that everything runs (CI), measures nothing",
+        help="one call per method and shape: checks that everything runs (CI), measures "
+        "nothing; outputs checked on the shapes up to "
+        f"{runner.QUICK_CHECK_MFLOP:g} MFLOP only",
     )
     bp.add_argument(
         "--json",
