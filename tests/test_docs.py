@@ -118,6 +118,7 @@ def _guide_files() -> dict[str, str]:
     return files
 
 
+@pytest.mark.spawns_python
 def test_writing_a_backend_guide_works_as_pasted(tmp_path):
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     if not (DOCS / "writing-a-backend.md").exists():
