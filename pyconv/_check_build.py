@@ -1,7 +1,7 @@
 """Fail early and clearly when pyconv is imported from a tree whose core was never built.
 
-pyconv's kernels are a compiled module, ``pyconv._core``.  From the repository root,
-``import pyconv`` finds the source directory ``pyconv/`` before any installed copy
+pyconv's kernels are compiled modules, ``pyconv._core`` and ``pyconv._pool``.  From the
+repository root, ``import pyconv`` finds the source directory ``pyconv/`` before any installed copy
 (Python puts the current directory first on ``sys.path``), and without this check the
 failure would surface later, far from its cause.
 """
@@ -12,12 +12,12 @@ import os
 import sys
 
 try:
-    from . import _core  # noqa: F401
+    from . import _core, _pool  # noqa: F401
 except ImportError as _exc:
     _here = os.path.dirname(os.path.abspath(__file__))
     if os.path.exists(os.path.join(_here, "_core.pyx")):
         _how = (
-            f"{_here} is pyconv's source tree, and its compiled module has not been built "
+            f"{_here} is pyconv's source tree, and its compiled modules have not been built "
             "there.  Python found this tree first on sys.path (the current directory "
             "comes first).  Either build it in place, from the repository root:\n\n"
             "    python -m pip install -e .\n\n"
@@ -30,6 +30,6 @@ except ImportError as _exc:
             "(python -m pip install --force-reinstall --no-cache-dir pyconv)."
         )
     raise ImportError(
-        f"pyconv: cannot import its compiled module pyconv._core (Python "
+        f"pyconv: cannot import its compiled modules pyconv._core and pyconv._pool (Python "
         f"{sys.version.split()[0]} at {sys.executable}).\n{_how}"
     ) from _exc

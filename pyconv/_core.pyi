@@ -15,6 +15,15 @@ def conv_forward(
     groups: int,
     unbatched: bool = False,
 ) -> npt.NDArray[np.floating]: ...
+def conv_weight_grad(
+    x: npt.NDArray[np.floating],
+    grad_output: npt.NDArray[np.floating],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> npt.NDArray[np.floating]: ...
 def conv2d_fast(
     input: object,
     weight: object,

@@ -46,6 +46,8 @@ from ._kernels cimport (
     pyconv_isa,
     pyconv_isa_select,
     pyconv_isas,
+    pyconv_kernel_f32,
+    pyconv_kernel_f64,
     pyconv_now_ns,
     pyconv_omp_max_threads,
     pyconv_pack_f32,
@@ -95,14 +97,6 @@ cdef enum:
 cdef int64_t POLL_NS = 20 * 1000 * 1000
 
 cdef int _num_threads = 1
-cdef int64_t _chunk_bytes = CHUNK_BYTES
-
-
-def _set_chunk(int64_t n):
-    global _chunk_bytes
-    _chunk_bytes = n
-
-
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
 # Bytes of scratch memory (workspace, offsets, copies) the last call allocated.
@@ -135,6 +129,7 @@ cdef struct Geometry:
     int64_t nfull, nblocks      # full ocb-channel blocks, all blocks, per group
     int64_t nchunks, chunk      # position chunks per problem, and their length
     int64_t head                # positions of a first, short chunk (aligned 1x1, DIRECT)
+    int depthwise               # depthwise 3x3 (LOCAL): 1 stride 1 (dw3), 2 other (dwt)
     int64_t px_block, px_single  # wide positions per micro-kernel tile
     pyconv_tile_f32 block_f32   # the ocb-channel tile chosen for this call
     pyconv_tile_f64 block_f64
@@ -363,12 +358,40 @@ cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
                 _pack_plane(_input_at(x, g, n, gi * g.Cig + ic) + dz * g.xsd, slc, g, oh0)
             else:
                 memset(slc, 0, g.plane * sizeof(real))
+    cdef real *ob = out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo
+    cdef const real *bg = bias + gi if bias != NULL else NULL
+    if g.depthwise:  # one channel, 9 taps: rows of it at once (see _tile.h)
+        if real is float:
+            if g.depthwise == 1:
+                pyconv_active_isa.f32.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f32.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        else:
+            if g.depthwise == 1:
+                pyconv_active_isa.f64.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f64.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        _account(ctl, 18 * p_end)
+        return
     p_lo = 0
     while p_lo < p_end:
-        _run_range(ws, -1, w, bias,
-                   out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo, off, NULL, NULL,
-                   g, gi, p_lo, min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
+        _run_range(ws, -1, w, bias, ob, off, NULL, NULL, g, gi, p_lo,
+                   min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
         p_lo = p_lo + g.chunk
+
+
+cdef inline double _tile_cost(const Geometry *g, int64_t ocb, int64_t px, int64_t speed,
+                              int64_t speed_single) noexcept nogil:
+    """Time to compute a group's channels with a tile of ocb channels x px positions, in
+    units of positions at the block tile's speed (the rest of the channels: one at a
+    time)."""
+    return (<double> (g.Cog // ocb * ocb) * ceil_div(g.P, px) * px * 100.0 / speed
+            + <double> (g.Cog % ocb) * ceil_div(g.P, g.px_single) * g.px_single * 100.0
+            / speed_single)
 
 
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
@@ -390,17 +413,16 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef Ctl ctl
 
     cdef const pyconv_isa *isa = pyconv_active_isa
-    cdef int64_t px_wide, px_narrow
+    cdef int64_t k, px_narrow, speed_single
+    cdef double cost, best = -1.0
+    cdef const pyconv_kernel_f32 *c32[3]
+    cdef const pyconv_kernel_f64 *c64[3]
     if real is float:
-        g.ocb = isa.f32.block.ocb
-        g.px_block, g.block_f32 = isa.f32.block.px, isa.f32.block.fn
         g.px_single, g.single_f32 = isa.f32.single.px, isa.f32.single.fn
-        px_wide, px_narrow = isa.f32.wide.px, isa.f32.narrow.px
+        px_narrow, speed_single = isa.f32.narrow.px, isa.f32.single.speed
     else:
-        g.ocb = isa.f64.block.ocb
-        g.px_block, g.block_f64 = isa.f64.block.px, isa.f64.block.fn
         g.px_single, g.single_f64 = isa.f64.single.px, isa.f64.single.fn
-        px_wide, px_narrow = isa.f64.wide.px, isa.f64.narrow.px
+        px_narrow, speed_single = isa.f64.narrow.px, isa.f64.single.speed
     # Problems smaller than half the one-channel tile (the article's 3x5 wide grid
     # against 128 positions) take a narrower one.  (For 14x14 depthwise planes, 224
     # positions, the narrow tile measured no faster.)
@@ -408,15 +430,33 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         g.px_single = px_narrow
         g.single_f32 = isa.f32.narrow.fn
         g.single_f64 = isa.f64.narrow.fn
-    # The wide tile is about 7 % faster per position computed; take it unless rounding
-    # a problem up to whole tiles wastes more than that (7x7 and 14x14 planes).
-    cdef int64_t cover_wide = ceil_div(g.P, px_wide) * px_wide
-    if (px_wide != g.px_block
-            and cover_wide * 100 < ceil_div(g.P, g.px_block) * g.px_block * 107):
-        g.px_block = px_wide
-        g.block_f32 = isa.f32.wide.fn
-        g.block_f64 = isa.f64.wide.fn
+    # The channel-block tile: of the ISA's candidates (block, wide, alt), the one that
+    # computes the problem soonest, counting the positions it rounds up to whole tiles
+    # (a wider tile is faster per position but wastes more on 7x7 and 14x14 planes) and
+    # the channels left to the one-channel tile.  Chosen by shape alone, so results do
+    # not depend on the thread count.
+    c32[0], c32[1], c32[2] = &isa.f32.block, &isa.f32.wide, &isa.f32.alt
+    c64[0], c64[1], c64[2] = &isa.f64.block, &isa.f64.wide, &isa.f64.alt
+    for k in range(3):
+        if real is float:
+            if c32[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c32[k].ocb, c32[k].px, c32[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f32 = c32[k].ocb, c32[k].px, c32[k].fn
+        else:
+            if c64[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c64[k].ocb, c64[k].px, c64[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f64 = c64[k].ocb, c64[k].px, c64[k].fn
     g.px_max = max(g.px_block, g.px_single)
+    g.depthwise = 0
+    if (g.mode == MODE_LOCAL and g.Cig == 1 and g.Cog == 1 and g.kD == 1 and g.kH == 3
+            and g.kW == 3):
+        g.depthwise = 1 if g.sh == 1 and g.sw == 1 and g.dh == 1 and g.dw == 1 else 2
     g.nfull = g.Cog // g.ocb
     g.nblocks = g.nfull + g.Cog % g.ocb
     flops = 2.0 * g.N * g.Co * g.out_plane * g.ntaps
@@ -428,7 +468,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
     # are whole tiles of both kinds, so only a problem's last tile is partial.
     cdef int64_t unit = _lcm(g.px_block, g.px_single)
-    g.chunk = max(_chunk_bytes // (esize * g.Cig * g.kD) // unit, 1) * unit
+    g.chunk = max(CHUNK_BYTES // (esize * g.Cig * g.kD) // unit, 1) * unit
     if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
         g.chunk = ceil_div(ceil_div(g.P, ceil_div(4 * nt, nproblems * g.nblocks)),
@@ -587,6 +627,70 @@ cdef int64_t _shared_row_length(const Geometry *g) noexcept nogil:
     return Wq
 
 
+cdef void _set_shape(Geometry *g, cnp.ndarray x, int sp, bint unbatched, int64_t Co,
+                     int64_t Cig, const int64_t *kvol, const int64_t *stride,
+                     const int64_t *pad, const int64_t *dil, int64_t groups):
+    """The sizes, strides and output volume of a call (see _forward for the arguments).
+
+    ``kvol`` is the kernel's (depth, height, width), 1 where the call has no such axis.
+    """
+    cdef int nd = cnp.PyArray_NDIM(x), k
+    cdef int64_t esize = cnp.PyArray_ITEMSIZE(x)
+    cdef int64_t vol[3]
+    cdef int64_t xsv[3]
+    cdef cnp.npy_intp *xdim = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp *xst = cnp.PyArray_STRIDES(x)
+    for k in range(3):
+        vol[k], xsv[k] = 1, 0
+    for k in range(sp):
+        vol[3 - sp + k] = xdim[nd - sp + k]
+        xsv[3 - sp + k] = xst[nd - sp + k] // esize
+    g.N = 1 if unbatched else xdim[0]
+    g.xs0 = 0 if unbatched else xst[0] // esize
+    g.C, g.xs1 = xdim[nd - sp - 1], xst[nd - sp - 1] // esize
+    g.D, g.H, g.W = vol[0], vol[1], vol[2]
+    g.xsd, g.xs2, g.xs3 = xsv[0], xsv[1], xsv[2]
+    if sp == 1:
+        g.xs2 = g.W * g.xs3  # one row: as if contiguous (read by nothing)
+    g.Co, g.Cig = Co, Cig
+    g.kD, g.kH, g.kW = kvol[0], kvol[1], kvol[2]
+    g.G = groups
+    g.Cog = g.Co // groups
+    g.sd, g.sh, g.sw = stride[0], stride[1], stride[2]
+    g.dd, g.dh, g.dw = dil[0], dil[1], dil[2]
+    g.pf, g.pt, g.pl = pad[0], pad[2], pad[4]
+    g.Do = (g.D + pad[0] + pad[1] - g.dd * (g.kD - 1) - 1) // g.sd + 1
+    g.Ho = (g.H + pad[2] + pad[3] - g.dh * (g.kH - 1) - 1) // g.sh + 1
+    g.Wo = (g.W + pad[4] + pad[5] - g.dw * (g.kW - 1) - 1) // g.sw + 1
+    g.out_plane = g.Do * g.Ho * g.Wo
+    g.ntaps = g.Cig * g.kD * g.kH * g.kW
+
+
+cdef void _set_phases(Geometry *g, const int64_t *pad, int64_t esize) noexcept nogil:
+    """Phase-split planes for a packed input: the phases read, rows and row length."""
+    cdef int64_t Hp = g.H + pad[2] + pad[3], Wp = g.W + pad[4] + pad[5], wq_shared
+    # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
+    g.Sh = min(g.sh, g.dh * (g.kH - 1) + 1)
+    g.Sw = min(g.sw, g.dw * (g.kW - 1) + 1)
+    g.Hq = ceil_div(Hp, g.sh)
+    g.Wq = ceil_div(Wp, g.sw)
+    wq_shared = _shared_row_length(g)
+    if wq_shared < g.Wq and (g.Hq + 1) * wq_shared <= g.Hq * g.Wq:
+        # (never more memory: the last row's overflow needs one more row of zeros)
+        g.Wq = wq_shared
+        g.Hq += 1
+    if (g.Wq * esize) % 4096 == 0:
+        g.Wq += 64 // esize
+
+
+cdef void _set_plane(Geometry *g, int64_t esize) noexcept nogil:
+    """Elements per packed slice: they start on a cache line (so 1x1 taps read aligned
+    vectors), but are never 4 KiB apart (L1 set aliasing across channels)."""
+    g.plane = ceil_div(g.S * g.Hb * g.Wq * esize, 64) * 64 // esize
+    if (g.plane * esize) % 4096 == 0:
+        g.plane += 64 // esize
+
+
 cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
                      const int64_t *stride, const int64_t *pad, const int64_t *dil,
                      int64_t groups, bint unbatched):
@@ -602,11 +706,11 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef int64_t esize = cnp.PyArray_ITEMSIZE(x)
     cdef cnp.npy_intp *xst
-    cdef cnp.npy_intp *xdim
     cdef cnp.npy_intp *wdim
     cdef cnp.npy_intp dims[5]
     cdef int k, odim = 0
-    cdef int64_t row_bytes, extent, wq_shared, vol[3], kvol[3], xsv[3]
+    cdef int64_t row_bytes, extent
+    cdef int64_t kvol[3]
     cdef const void *bptr = NULL
 
     # The kernels index in elements and read the weight rows in place: anything else
@@ -626,38 +730,14 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
     if not (cnp.PyArray_IS_C_CONTIGUOUS(w) and cnp.PyArray_ISALIGNED(w)):
         w = w.copy(order="C")
         _workspace_bytes += w.nbytes
-    xdim = cnp.PyArray_DIMS(x)
     wdim = cnp.PyArray_DIMS(w)
 
-    # (depth, height, width) of the input and kernel, 1 where the call has no such axis
     for k in range(3):
-        vol[k], kvol[k], xsv[k] = 1, 1, 0
+        kvol[k] = 1
     for k in range(sp):
-        vol[3 - sp + k] = xdim[nd - sp + k]
         kvol[3 - sp + k] = wdim[2 + k]
-        xsv[3 - sp + k] = xst[nd - sp + k] // esize
-    g.N = 1 if unbatched else xdim[0]
-    g.xs0 = 0 if unbatched else xst[0] // esize
-    g.C, g.xs1 = xdim[nd - sp - 1], xst[nd - sp - 1] // esize
-    g.D, g.H, g.W = vol[0], vol[1], vol[2]
-    g.xsd, g.xs2, g.xs3 = xsv[0], xsv[1], xsv[2]
-    if sp == 1:
-        g.xs2 = g.W * g.xs3  # one row: as if contiguous (read by nothing)
-    g.Co, g.Cig = wdim[0], wdim[1]
-    g.kD, g.kH, g.kW = kvol[0], kvol[1], kvol[2]
-    g.G = groups
-    g.Cog = g.Co // groups
-    g.sd, g.sh, g.sw = stride[0], stride[1], stride[2]
-    g.dd, g.dh, g.dw = dil[0], dil[1], dil[2]
-    g.pf, g.pt, g.pl = pad[0], pad[2], pad[4]
-    cdef int64_t Dp = g.D + pad[0] + pad[1]
+    _set_shape(&g, x, sp, unbatched, wdim[0], wdim[1], kvol, stride, pad, dil, groups)
     cdef int64_t Hp = g.H + pad[2] + pad[3]
-    cdef int64_t Wp = g.W + pad[4] + pad[5]
-    g.Do = (Dp - g.dd * (g.kD - 1) - 1) // g.sd + 1
-    g.Ho = (Hp - g.dh * (g.kH - 1) - 1) // g.sh + 1
-    g.Wo = (Wp - g.dw * (g.kW - 1) - 1) // g.sw + 1
-    g.out_plane = g.Do * g.Ho * g.Wo
-    g.ntaps = g.Cig * g.kD * g.kH * g.kW
 
     if not unbatched:
         dims[odim] = g.N
@@ -691,18 +771,7 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
         g.x_len = g.N * g.C * g.D * g.H * g.W
     else:
         g.mode = MODE_GLOBAL  # or LOCAL, decided below
-        # only the phases some tap reads: a = (kh * dh) % sh < min(sh, kernel extent)
-        g.Sh = min(g.sh, g.dh * (g.kH - 1) + 1)
-        g.Sw = min(g.sw, g.dw * (g.kW - 1) + 1)
-        g.Hq = ceil_div(Hp, g.sh)
-        g.Wq = ceil_div(Wp, g.sw)
-        wq_shared = _shared_row_length(&g)
-        if wq_shared < g.Wq and (g.Hq + 1) * wq_shared <= g.Hq * g.Wq:
-            # (never more memory: the last row's overflow needs one more row of zeros)
-            g.Wq = wq_shared
-            g.Hq += 1
-        if (g.Wq * esize) % 4096 == 0:
-            g.Wq += 64 // esize
+        _set_phases(&g, pad, esize)
         g.x_len = -1
     g.S = g.Sh * g.Sw
     g.band, g.Hb = g.Ho, g.Hq
@@ -722,11 +791,7 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
                 or g.kD > 1)
         g.mode = MODE_LOCAL if many else MODE_GLOBAL
     g.nbands = ceil_div(g.Ho, g.band)
-    # slices start on a cache line (so 1x1 taps read aligned vectors), but never 4 KiB
-    # apart (L1 set aliasing across channels)
-    g.plane = ceil_div(g.S * g.Hb * g.Wq * esize, 64) * 64 // esize
-    if (g.plane * esize) % 4096 == 0:
-        g.plane += 64 // esize
+    _set_plane(&g, esize)
     g.P = g.band * g.Wq
 
     if bias is not None:
@@ -768,7 +833,9 @@ def conv_forward(x, w, bias, stride, padding, dilation, int64_t groups, bint unb
     out : ndarray, shape (N, C_out, *out_spatial), the dtype of x, C-contiguous
     """
     cdef int sp = cnp.PyArray_NDIM(w) - 2
-    cdef int64_t st[3], pd[6], dl[3]
+    cdef int64_t st[3]
+    cdef int64_t pd[6]
+    cdef int64_t dl[3]
     cdef int k
     if not 1 <= sp <= 3 or len(stride) != sp or len(dilation) != sp or len(padding) != 2 * sp:
         raise ValueError(
@@ -783,6 +850,220 @@ def conv_forward(x, w, bias, stride, padding, dilation, int64_t groups, bint unb
         pd[2 * (3 - sp + k)] = padding[2 * k]
         pd[2 * (3 - sp + k) + 1] = padding[2 * k + 1]
     return _forward(x, w, bias, sp, st, pd, dl, groups, unbatched)
+
+
+cdef void _wgrad_item(const real *ws, const real *gyp, real *dw, const int64_t *off,
+                      const int64_t *xr, const int64_t *gyr, int64_t R, int64_t L,
+                      const Geometry *g, int64_t Dp, int64_t gy_cstride, int64_t mi,
+                      int64_t nj, int64_t nob, int64_t ntb, int64_t item,
+                      Ctl *ctl) noexcept nogil:
+    """One (group, channel block, tap block) of the weight gradient: its dot products
+    over every row of every image, in one fixed order."""
+    cdef int64_t tb = item % ntb
+    cdef int64_t r = item // ntb
+    cdef int64_t ob = r % nob
+    cdef int64_t gi = r // nob
+    cdef int64_t o0 = gi * g.Cog + ob * mi
+    cdef int64_t ni = min(mi, g.Cog - ob * mi), nt = min(nj, g.ntaps - tb * nj)
+    if pyconv_flag_get(&ctl.abort):
+        return
+    cdef const real *xg = ws + gi * g.Cig * Dp * g.plane
+    if real is float:
+        pyconv_active_isa.f32.dot.fn(gyp + o0 * gy_cstride, gy_cstride, gyr, xg, off + tb * nj,
+                                     xr, R, L, dw + o0 * g.ntaps + tb * nj, g.ntaps, ni, nt)
+    else:
+        pyconv_active_isa.f64.dot.fn(gyp + o0 * gy_cstride, gy_cstride, gyr, xg, off + tb * nj,
+                                     xr, R, L, dw + o0 * g.ntaps + tb * nj, g.ntaps, ni, nt)
+    _account(ctl, 2 * ni * nt * R * L)
+
+
+cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
+                         const int64_t *pad, bint wide, int nt):
+    """dw = the weight gradient of the call g describes, for input x and output gradient
+    gy (C-contiguous, (N, Co, Do, Ho, Wo)).
+
+    The whole input is packed once, padded and phase-split like the forward's, with one
+    slice per padded depth.  A work item is a block of output channels x a block of
+    taps, whose dot products run over all images and rows (the dot tile in _tile.h).
+    ``wide``: every value of x is finite, so the dot products can run over whole wide
+    slices (Ho rows of Wq columns, no per-row overhead, 29 of every 28 columns on a
+    28x28 layer instead of 32), gy copied onto that grid with zeros in the columns past
+    Wo (a finite x times 0 adds nothing).  Otherwise they run row by row, the columns
+    past Wo masked out, so an inf that no output reads never makes a NaN.
+    """
+    global _parallel_calls, _workspace_bytes
+    cdef int64_t esize = sizeof(real), VL = 64 // esize, mi, nj
+    cdef int64_t Dp = g.D + pad[0] + pad[1]
+    cdef int64_t L = g.Ho * g.Wq if wide else g.Wo    # positions per reduction row
+    cdef int64_t LV = ceil_div(L, VL) * VL            # and per row of the packed gy
+    cdef int64_t R = g.N * g.Do * (1 if wide else g.Ho)
+    cdef int64_t gy_cstride = R // g.N * LV
+    cdef int64_t nplanes = g.N * g.C * Dp
+    cdef int64_t i, n, z, od, oh, ic, kd, kh, kw, a, b, t, item, nob, ntb, nitems
+    cdef int64_t ws_len, gy_len, off_max = 0
+    if real is float:
+        mi, nj = pyconv_active_isa.f32.dot.mi, pyconv_active_isa.f32.dot.nj
+    else:
+        mi, nj = pyconv_active_isa.f64.dot.mi, pyconv_active_isa.f64.dot.nj
+    nob = ceil_div(g.Cog, mi)
+    ntb = ceil_div(g.ntaps, nj)
+    nitems = g.G * nob * ntb
+    cdef double flops = 2.0 * g.Co * g.ntaps * R * L
+    cdef bint par = nt > 1 and flops >= PARALLEL_MIN_FLOPS
+    if not par:
+        nt = 1
+
+    cdef int64_t *off = <int64_t *> pyconv_alloc((g.ntaps + 2 * R) * sizeof(int64_t))
+    if off == NULL:
+        raise MemoryError(f"pyconv: cannot allocate {(g.ntaps + 2 * R) * 8} bytes of offsets")
+    cdef int64_t *xr = off + g.ntaps
+    cdef int64_t *gyr = xr + R
+    t = 0
+    for ic in range(g.Cig):
+        for kd in range(g.kD):
+            for kh in range(g.kH):
+                a = (kh * g.dh) % g.sh
+                for kw in range(g.kW):
+                    b = (kw * g.dw) % g.sw
+                    off[t] = ((ic * Dp + kd * g.dd) * g.plane
+                              + ((a * g.Sw + b) * g.Hb + kh * g.dh // g.sh) * g.Wq
+                              + kw * g.dw // g.sw)
+                    off_max = max(off_max, off[t])
+                    t += 1
+    i = 0
+    for n in range(g.N):
+        for od in range(g.Do):
+            for oh in range(1 if wide else g.Ho):
+                xr[i] = (n * g.C * Dp + od * g.sd) * g.plane + oh * g.Wq
+                gyr[i] = n * g.Co * gy_cstride + (i % (R // g.N)) * LV
+                i += 1
+    # the last row's last vector reads up to VL past it: a zeroed margin
+    ws_len = nplanes * g.plane + g.Wq + VL
+    gy_len = g.N * g.Co * gy_cstride
+    cdef real *ws = <real *> pyconv_alloc((ws_len + gy_len) * esize)
+    if ws == NULL:
+        free(off)
+        raise MemoryError(
+            f"pyconv: cannot allocate the {(ws_len + gy_len) * esize} bytes "
+            f"({<double> ((ws_len + gy_len) * esize) / 2**30:.3g} GiB) of workspace this "
+            "weight gradient needs"
+        )
+    _workspace_bytes += (ws_len + gy_len) * esize + (g.ntaps + 2 * R) * 8
+    cdef real *gyp = ws + ws_len
+
+    cdef Ctl ctl
+    ctl.abort = 0
+    ctl.etype = ctl.evalue = ctl.etb = NULL
+    ctl.flops_since = 0
+    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
+    if ctl.poll:
+        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
+    if par:
+        _parallel_calls += 1
+
+    with nogil:
+        memset(ws + nplanes * g.plane, 0, (g.Wq + VL) * esize)
+        for i in prange(nplanes, num_threads=nt, schedule="static"):
+            z = i % Dp - g.pf
+            if 0 <= z < g.D:
+                _pack_plane(x + i // Dp // g.C * g.xs0 + i // Dp % g.C * g.xs1 + z * g.xsd,
+                            ws + i * g.plane, &g, 0)
+                # (the wide path reads past a slice's last row into this gap, with gy 0:
+                # it must hold finite values)
+                memset(ws + i * g.plane + g.S * g.Hb * g.Wq, 0,
+                       (g.plane - g.S * g.Hb * g.Wq) * esize)
+            else:
+                memset(ws + i * g.plane, 0, g.plane * esize)
+        if wide:  # each (image, channel, slice): Ho rows of Wq, zeros past Wo and L
+            for i in prange(g.N * g.Co * g.Do, num_threads=nt, schedule="static"):
+                memset(gyp + i * LV, 0, LV * esize)
+                for oh in range(g.Ho):
+                    memcpy(gyp + i * LV + oh * g.Wq, gy + (i * g.Ho + oh) * g.Wo,
+                           g.Wo * esize)
+        else:  # each row of Wo, zeros to a whole vector
+            for i in prange(g.N * g.Co * g.Do * g.Ho, num_threads=nt, schedule="static"):
+                memcpy(gyp + i * LV, gy + i * g.Wo, g.Wo * esize)
+                memset(gyp + i * LV + g.Wo, 0, (LV - g.Wo) * esize)
+        for item in prange(nitems, num_threads=nt, schedule="dynamic"):
+            _wgrad_item(ws, gyp, dw, off, xr, gyr, R, L, &g, Dp, gy_cstride, mi, nj, nob,
+                        ntb, item, &ctl)
+    free(off)
+    free(ws)
+    if ctl.abort:
+        _reraise(&ctl)
+    return None
+
+
+def conv_weight_grad(x, grad_output, kernel_size, stride, padding, dilation,
+                     int64_t groups):
+    """The gradient of a 1-, 2- or 3-D convolution with respect to its weight.
+
+    ``torch.nn.grad.conv{n}d_weight`` on validated arguments: the caller (pyconv's
+    front end) has checked shapes and dtypes; this function only guards memory.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, *spatial), float32 or float64, any strides
+    grad_output : ndarray, shape (N, C_out, *out_spatial), same dtype
+    kernel_size, stride, dilation : sequence of int, one per spatial dimension
+    padding : sequence of int, two per spatial dimension (before, after)
+    groups : int
+
+    Returns
+    -------
+    ndarray, shape (C_out, C_in / groups, *kernel_size), the dtype of x, C-contiguous
+    """
+    cdef int sp = len(kernel_size), k
+    cdef int64_t st[3]
+    cdef int64_t pd[6]
+    cdef int64_t dl[3]
+    cdef int64_t kv[3]
+    cdef cnp.ndarray xa = x, ga = grad_output
+    if not (1 <= sp <= 3 and len(stride) == sp and len(dilation) == sp
+            and len(padding) == 2 * sp and xa.ndim == sp + 2 and ga.ndim == sp + 2):
+        raise ValueError("pyconv._core.conv_weight_grad: inconsistent numbers of dimensions")
+    if xa.dtype != ga.dtype or xa.dtype not in (np.float32, np.float64):
+        raise TypeError("pyconv._core.conv_weight_grad: x and grad_output must both be "
+                        "float32 or both float64")
+    for k in range(3):
+        st[k], dl[k], kv[k], pd[2 * k], pd[2 * k + 1] = 1, 1, 1, 0, 0
+    for k in range(sp):
+        st[3 - sp + k], dl[3 - sp + k], kv[3 - sp + k] = stride[k], dilation[k], kernel_size[k]
+        pd[2 * (3 - sp + k)], pd[2 * (3 - sp + k) + 1] = padding[2 * k], padding[2 * k + 1]
+    cdef int64_t esize = xa.itemsize
+    global _workspace_bytes
+    _workspace_bytes = 0
+    if not cnp.PyArray_ISALIGNED(xa) or any(s % esize for s in x.strides):
+        xa = xa.copy(order="C")
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(ga) and cnp.PyArray_ISALIGNED(ga)):
+        ga = ga.copy(order="C")
+    cdef Geometry g
+    _set_shape(&g, xa, sp, False, ga.shape[1], xa.shape[1] // groups, kv, st, pd, dl, groups)
+    want = (g.N, g.Co) + (g.Do, g.Ho, g.Wo)[3 - sp:]
+    if np.shape(ga) != want:
+        raise ValueError(
+            f"pyconv._core.conv_weight_grad: grad_output has shape {np.shape(ga)}, the "
+            f"convolution gives {want}"
+        )
+    out = np.zeros((g.Co, g.Cig) + tuple(kernel_size), dtype=xa.dtype)
+    if g.Co * g.ntaps == 0 or g.N * g.out_plane == 0:
+        return out
+    _set_phases(&g, pd, esize)
+    g.S = g.Sh * g.Sw
+    g.Hb = g.Hq
+    _set_plane(&g, esize)
+    # (a NaN or inf anywhere: the row-by-row path, which never multiplies what no
+    # output reads)
+    cdef bint wide = bool(np.isfinite(xa).all())
+    if xa.dtype == np.float32:
+        _weight_grad[float](<const float *> cnp.PyArray_DATA(xa),
+                            <const float *> cnp.PyArray_DATA(ga),
+                            <float *> cnp.PyArray_DATA(out), g, pd, wide, _num_threads)
+    else:
+        _weight_grad[double](<const double *> cnp.PyArray_DATA(xa),
+                             <const double *> cnp.PyArray_DATA(ga),
+                             <double *> cnp.PyArray_DATA(out), g, pd, wide, _num_threads)
+    return out
 
 
 cdef inline bint _small_int(object v, int64_t lo, int64_t *dst):
@@ -865,7 +1146,9 @@ def conv2d_fast(input, weight, bias, stride, padding, dilation, groups):
     # output elements beyond 2**50: let the front end report the size properly
     if <double> N * ws[0] * (Ho // sh + 1) * (Wo // sw + 1) > 1125899906842624.0:
         return None
-    cdef int64_t st[3], pd[6], dl[3]
+    cdef int64_t st[3]
+    cdef int64_t pd[6]
+    cdef int64_t dl[3]
     st[0], st[1], st[2] = 1, sh, sw
     dl[0], dl[1], dl[2] = 1, dh, dw
     pd[0], pd[1], pd[2], pd[3], pd[4], pd[5] = 0, 0, ph, ph, pw, pw
@@ -1006,11 +1289,12 @@ def tile_shapes(name=None):
     -------
     dict
         ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
-        "float64": {...}}``: output channels and wide positions per tile.
+        "float64": {...}}``: output channels and wide positions per tile; and
+        ``"alt"`` where the variant has such a tile.
     """
     cdef const pyconv_isa *v = _isa_named(name)
     f32, f64 = v.f32, v.f64
-    return {
+    out = {
         "float32": {
             "block": (f32.block.ocb, f32.block.px), "wide": (f32.wide.ocb, f32.wide.px),
             "single": (f32.single.ocb, f32.single.px), "narrow": (f32.narrow.ocb, f32.narrow.px),
@@ -1020,6 +1304,11 @@ def tile_shapes(name=None):
             "single": (f64.single.ocb, f64.single.px), "narrow": (f64.narrow.ocb, f64.narrow.px),
         },
     }
+    if f32.alt.fn != NULL:
+        out["float32"]["alt"] = (f32.alt.ocb, f32.alt.px)
+    if f64.alt.fn != NULL:
+        out["float64"]["alt"] = (f64.alt.ocb, f64.alt.px)
+    return out
 
 
 def set_isa(name=None):

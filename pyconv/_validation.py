@@ -37,6 +37,7 @@ __all__ = [
     "prepare_conv_input",
     "prepare_conv_transpose",
     "prepare_conv_weight",
+    "refuse_masked",
     "split_operation",
 ]
 
@@ -72,12 +73,8 @@ def split_operation(op: str) -> tuple[str, int]:
 
 
 # torch's names for the two dtypes, as its messages print them.
-_TORCH_TENSOR_TYPE = {
-    np.dtype(np.float32): "torch.FloatTensor",
-    np.dtype(np.float64): "torch.DoubleTensor",
-}
-_TORCH_SCALAR_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _TORCH_SCALAR_NAME = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double"}
+_TORCH_SCALAR_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _PADDING_STRINGS = ("valid", "same")
 
@@ -218,6 +215,16 @@ def _torch_size(shape) -> str:
     return f"torch.Size({_size(tuple(shape))})"
 
 
+def refuse_masked(value, name: str, who: str) -> None:
+    """Refuse a ``numpy.ma.MaskedArray``: converting it would silently drop its mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{who}(): argument '{name}' is a numpy.ma.MaskedArray; pyconv computes on plain "
+            f"arrays and would ignore its mask. Pass numpy.ma.filled({name}, 0) to treat the "
+            f"masked elements as zeros, or {name}.data to use the values under the mask"
+        )
+
+
 def _as_array(value, name: str, allow_none: bool = False, who: str = "conv2d") -> np.ndarray | None:
     """Convert an array-like as numpy.asarray does and check its dtype is supported."""
     if value is None:
@@ -226,6 +233,7 @@ def _as_array(value, name: str, allow_none: bool = False, who: str = "conv2d") -
         raise TypeError(f"{who}(): argument '{name}' must be an array, not None")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{who}(): argument '{name}' must be an array, not {type(value).__name__}")
+    refuse_masked(value, name, who)
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
@@ -333,13 +341,17 @@ def _check_bias_dtype(x: np.ndarray, b: np.ndarray | None) -> None:
 
 
 def _check_weight_dtype(x: np.ndarray, w: np.ndarray) -> None:
-    """One text for an input / weight dtype mismatch, whatever the operation."""
+    """One text for an input / weight dtype mismatch, whatever the operation.
+
+    The text of torch's own kernels; its oneDNN front end (float32, batch >= 2) says
+    "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be ..."
+    instead.
+    """
     if w.dtype != x.dtype:
         raise TypeError(
-            f"Input type ({_TORCH_TENSOR_TYPE[x.dtype]}) and weight type "
-            f"({_TORCH_TENSOR_TYPE[w.dtype]}) should be the same or input should be a MKLDNN "
-            f"tensor and weight is a dense tensor (pyconv: input is {x.dtype}, weight is "
-            f"{w.dtype}; convert one with .astype())"
+            f"expected scalar type {_TORCH_SCALAR_NAME[x.dtype]} but found "
+            f"{_TORCH_SCALAR_NAME[w.dtype]} (pyconv: input is {x.dtype}, weight is {w.dtype}; "
+            "convert one with .astype())"
         )
 
 
@@ -353,12 +365,22 @@ def _check_scalar_types(first: np.ndarray, second: np.ndarray, names: tuple[str,
         )
 
 
-def _check_dilation(dilation: tuple[int, ...]) -> None:
-    """Torch's two dilation checks, with one text each whatever the operation."""
+def _check_dilation(dilation: tuple[int, ...], transposed: bool = False) -> None:
+    """Torch's two dilation checks, with the texts of torch's own kernels.
+
+    Its oneDNN front end (float32, batch >= 2) says "non-positive dilation is not
+    supported" for a zero dilation instead; the transposed kernels name each dimension;
+    1-d calls show the 2-d view torch computes them in.
+    """
     if any(d < 0 for d in dilation):
         raise ValueError("dilation should be greater than zero")
     if any(d == 0 for d in dilation):
-        raise ValueError("non-positive dilation is not supported")
+        got = (
+            _named("dilation", _view2d(dilation, 1), sep=", ")
+            if transposed
+            else _size(_view2d(dilation, 1))
+        )
+        raise ValueError(f"dilation should be greater than zero, but got {got}")
 
 
 def _check_rank(x: np.ndarray, n: int = 2, who: str = "conv2d") -> None:
@@ -703,7 +725,6 @@ def prepare_conv_transpose(
     )
     op_ints = _ints(output_padding, "output_padding", who, n)
 
-    _check_bias_dtype(x, b)
     _check_rank(x, n, who)
     unbatched = x.ndim == n + 1
     if unbatched:
@@ -727,7 +748,7 @@ def prepare_conv_transpose(
     if any(s <= 0 for s in st):
         raise ValueError("non-positive stride is not supported")
     _check_padding_max(pd)
-    _check_dilation(dl)
+    _check_dilation(dl, transposed=True)
 
     N, C, *size = x.shape
     Ci, Cog, *kernel = w.shape
@@ -776,6 +797,9 @@ def prepare_conv_transpose(
             + _size(_view2d_shape(x.shape, n))
         )
     _check_weight_dtype(x, w)
+    # torch casts a bias of another dtype here; pyconv refuses it, after every check torch
+    # makes, so that a call with several problems gets the error torch gives
+    _check_bias_dtype(x, b)
     # the reference and the phase decomposition build the uncropped result
     _check_sizes(
         who,
@@ -872,8 +896,8 @@ def _grad_geometry(who, n, in_shape, w_shape, stride, padding, dilation, groups,
             f"{_size(w_shape)}, but got {len(in_shape)}-dimensional input of size "
             f"{_size(in_shape)} instead{hint}"
         )
-    if groups <= 0:
-        raise ValueError("non-positive groups is not supported")
+    if groups <= 0:  # torch's convolution_backward words it so
+        raise ValueError(f"expected groups to be greater than 0, but got groups={groups}")
     st = _ntuple(stride_ints, "stride", n)
     pd = _ntuple(pad_ints, "padding", n)
     dl = _ntuple(dil_ints, "dilation", n)

@@ -90,7 +90,7 @@ def conv2d(
     ------
     TypeError
         Unsupported dtype (only float32 and float64 are computed), mismatched dtypes,
-        non-integer parameters.
+        non-integer parameters, a ``numpy.ma.MaskedArray`` (its mask would be ignored).
     ValueError
         Any shape or parameter value PyTorch rejects, with PyTorch's message; an unknown
         backend name; :class:`pyconv.UnsupportedCallError` when the chosen backend cannot

@@ -1,9 +1,14 @@
-"""The layers, as ``torch.nn`` has them: ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``.
+"""The convolution layers, as ``torch.nn`` has them; and the layers to build a CNN around them.
 
-One base class holds what they share with torch (argument checks and their messages, the
-initial distribution, ``repr``, ``state_dict`` / ``load_state_dict`` from arrays, ``.npz``
-or ``.safetensors`` files); each layer fixes the number of spatial dimensions and which
-function of :mod:`pyconv.functional` it calls.
+``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``: one base class holds what they share with
+torch (argument checks and their messages, the initial distribution, ``repr``, checked
+``weight`` / ``bias`` assignment, ``state_dict`` / ``load_state_dict`` from arrays,
+``.npz`` or ``.safetensors`` files); each layer fixes the number of spatial dimensions and
+which function of :mod:`pyconv.functional` it calls.
+
+The other layers (pooling, ``ReLU``, ``Flatten``, ``Linear``, ``BatchNorm2d``) live in
+:mod:`pyconv.layers`, ``Module`` and ``Sequential`` in ``pyconv._module``; they are
+re-exported here, so that ``pyconv.nn`` reads like ``torch.nn``.
 """
 
 from __future__ import annotations
@@ -17,17 +22,43 @@ from numpy.typing import ArrayLike
 
 from . import functional
 from ._foreign import is_dask_array, torch_if_tensor
-from ._validation import _int, _torch_size
+from ._module import Identity, Module, Sequential
+from ._validation import _int, _torch_size, refuse_masked
+from .layers import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    BatchNorm2d,
+    Flatten,
+    Linear,
+    MaxPool1d,
+    MaxPool2d,
+    ReLU,
+)
 from .padding import pad
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BatchNorm2d",
     "Conv1d",
     "Conv2d",
     "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose2d",
     "ConvTranspose3d",
+    "Flatten",
+    "Identity",
     "IncompatibleKeys",
+    "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
 ]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -77,15 +108,14 @@ class _ConvNd:
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         who = type(self).__name__
         n = self._ndim
         in_channels = _int(in_channels, "in_channels", who)
         out_channels = _int(out_channels, "out_channels", who)
         groups = _int(groups, "groups", who)
-        if self._transposed and padding_mode != "zeros":
-            raise ValueError(f'Only "zeros" padding mode is supported for {who}')
+        self._check_transposed(padding_mode, padding)
         # torch's checks, in torch's order and words
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
@@ -95,14 +125,6 @@ class _ConvNd:
             raise ValueError("out_channels must be divisible by groups")
         stride_t = _ntuple(stride, "stride", n, who)
         if isinstance(padding, str):
-            if self._transposed:
-                # torch accepts it here and fails in forward (pytorch/pytorch#95123)
-                raise ValueError(
-                    f"{who}(): padding must be an int or {n} ints; the padding strings "
-                    f"'valid' and 'same' are not supported for transposed convolutions "
-                    f"(torch accepts {padding!r} here and fails when the layer is called), "
-                    f"but got padding={padding!r}"
-                )
             if padding not in _PADDING_STRINGS:
                 raise ValueError(
                     f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}"
@@ -163,12 +185,62 @@ class _ConvNd:
         self._reversed_padding_repeated_twice = tuple(pads)
 
         if self._transposed:
-            shape = (in_channels, out_channels // groups, *kernel_t)
+            self._weight_shape = (in_channels, out_channels // groups, *kernel_t)
         else:
-            shape = (out_channels, in_channels // groups, *kernel_t)
-        self.weight = np.empty(shape, dtype=dtype)
+            self._weight_shape = (out_channels, in_channels // groups, *kernel_t)
+        self.weight = np.empty(self._weight_shape, dtype=dtype)
         self.bias = np.empty(out_channels, dtype=dtype) if bias else None
         self.reset_parameters(rng)
+
+    def _check_transposed(self, padding_mode: str, padding) -> None:
+        """Make the checks of the transposed layers only (none here)."""
+
+    def _checked(self, name: str, value, shape: tuple[int, ...]) -> np.ndarray:
+        """Refuse, at assignment, a parameter the layer could not convolve with."""
+        who = type(self).__name__
+        refuse_masked(value, name, who)
+        want = f"a numpy.ndarray of dtype {self.dtype} and shape {shape}"
+        if type(value) is not np.ndarray:
+            hint = ""
+            if torch_if_tensor(value) is not None:
+                hint = (
+                    f"; convert it with .detach().cpu().numpy(), or use "
+                    f"load_state_dict({{'{name}': tensor}}), which converts"
+                )
+            kind = type(value)
+            given = kind.__name__ if kind.__module__ == "builtins" else kind.__qualname__
+            if kind.__module__ not in ("builtins", "numpy"):
+                given = f"{kind.__module__.partition('.')[0]}.{given}"  # torch.Tensor
+            raise TypeError(f"cannot assign {given} as {who}.{name}: expected {want}{hint}")
+        if value.dtype != self.dtype:
+            raise TypeError(
+                f"cannot assign an array of dtype {value.dtype} as {who}.{name}: expected "
+                f"{want}; convert it with .astype(numpy.{self.dtype}), or build the layer "
+                f"with dtype=numpy.{value.dtype}"
+            )
+        if value.shape != shape:
+            raise ValueError(
+                f"cannot assign an array of shape {value.shape} as {who}.{name}: expected {want}"
+            )
+        return value
+
+    @property
+    def weight(self) -> np.ndarray:
+        """The kernels (the shape is given in the class's documentation)."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: np.ndarray) -> None:
+        self._weight = self._checked("weight", value, self._weight_shape)
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """The bias, shape ``(out_channels,)``, or None."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: np.ndarray | None) -> None:
+        self._bias = None if value is None else self._checked("bias", value, (self.out_channels,))
 
     def reset_parameters(self, rng: np.random.Generator | int | None = None) -> None:
         """Draw new weights (and bias) from torch's initial distribution.
@@ -234,7 +306,11 @@ class _ConvNd:
         return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
-        """Return torch's description of the layer's settings."""
+        """Return torch's description of the layer's settings, and the backend if one was set.
+
+        The backend comes last and only when given, so the repr of a layer built as in
+        torch is torch's, character for character.
+        """
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
         if isinstance(self.padding, str) or any(self.padding):
@@ -249,6 +325,8 @@ class _ConvNd:
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
+        if self.backend is not None:
+            s += f", backend={self.backend!r}"
         return s
 
     def __repr__(self) -> str:
@@ -360,8 +438,9 @@ def _layer_doc(n: int) -> str:
         float32 or float64, the dtype of ``weight`` and ``bias``.
     rng : numpy.random.Generator, int or None
         Source of the initial weights (``numpy.random.default_rng(rng)``).
-    backend : str, optional
-        Backend for every call of this layer (see :func:`pyconv.conv2d`).
+    backend : str or backend object, optional
+        Backend for every call of this layer (see :func:`pyconv.conv2d`); shown in the
+        ``repr`` when given.
 
     Attributes
     ----------
@@ -369,8 +448,13 @@ def _layer_doc(n: int) -> str:
         Initialised from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
         ``fan_in = in_channels / groups * prod(kernel_size)``: the distribution of torch's
         ``kaiming_uniform_(a=sqrt(5))`` (the values differ: NumPy's generator is not torch's).
+        May be assigned a NumPy array of that shape and the layer's dtype, which the
+        layer then uses (no copy, as torch's parameters share their tensor); anything
+        else (a torch tensor, a list, another shape or dtype, a masked array) is refused
+        at the assignment, where torch would accept a wrong shape and fail at the call.
     bias : ndarray, shape (out_channels,), or None
-        Same bound; zeros if ``fan_in == 0``.
+        Same bound; zeros if ``fan_in == 0``.  Assigned like ``weight``, or ``None`` (no
+        bias, as torch allows).
 
     Notes
     -----
@@ -379,8 +463,9 @@ def _layer_doc(n: int) -> str:
     stride 1, ``padding_mode``.  As in torch, a zero or negative stride, a negative padding
     or a zero-size kernel are reported when the layer is called.  Unlike torch, a
     ``kernel_size``, ``stride``, ``padding`` or ``dilation`` with more than {n} values is
-    rejected at construction, and negative channel counts are a ``ValueError``.  Calling
-    the layer on ``(N, in_channels, {sp})`` or ``(in_channels, {sp})`` arrays gives
+    rejected at construction, and negative channel counts are a ``ValueError``; and an
+    assignment to ``weight`` or ``bias`` is checked when it is made (see Attributes).
+    Calling the layer on ``(N, in_channels, {sp})`` or ``(in_channels, {sp})`` arrays gives
     :func:`pyconv.conv{n}d`'s result.
     """
 
@@ -404,7 +489,7 @@ class Conv1d(_ConvNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
@@ -431,7 +516,7 @@ class Conv2d(_ConvNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
@@ -458,7 +543,7 @@ class Conv3d(_ConvNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
@@ -527,12 +612,26 @@ class _ConvTransposeNd(_ConvNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
             padding_mode, output_padding, dtype=dtype, rng=rng, backend=backend,
         )  # fmt: skip
+
+    def _check_transposed(self, padding_mode: str, padding) -> None:
+        """Refuse what only a transposed layer refuses, first, as torch does."""
+        who = type(self).__name__
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {who}')
+        if isinstance(padding, str):
+            # torch accepts it here and fails in forward (pytorch/pytorch#95123)
+            raise ValueError(
+                f"{who}(): padding must be an int or {self._ndim} ints; the padding strings "
+                f"'valid' and 'same' are not supported for transposed convolutions "
+                f"(torch accepts {padding!r} here and fails when the layer is called), "
+                f"but got padding={padding!r}"
+            )
 
     def _output_padding(self, input_shape: tuple[int, ...], output_size) -> tuple[int, ...]:
         """Torch's ``_output_padding``: the output padding that gives ``output_size``."""
@@ -625,14 +724,15 @@ def _transpose_layer_doc(n: int) -> str:
         Anything else raises torch's ``ValueError``.
     dtype : numpy dtype, default float32
     rng : numpy.random.Generator, int or None
-    backend : str, optional
+    backend : str or backend object, optional
+        Shown in the ``repr`` when given.
 
     Attributes
     ----------
     weight : ndarray, shape (in_channels, out_channels / groups, {k})
         U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with torch's ``fan_in = out_channels / groups
         * prod(kernel_size)`` (the weight's second axis: torch computes it the same way
-        for both kinds of layer).
+        for both kinds of layer).  Assignments are checked as ``Conv2d``'s are.
     bias : ndarray, shape (out_channels,), or None
         Same bound.
 
@@ -665,7 +765,7 @@ class ConvTranspose1d(_ConvTransposeNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
@@ -693,7 +793,7 @@ class ConvTranspose2d(_ConvTransposeNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
@@ -721,7 +821,7 @@ class ConvTranspose3d(_ConvTransposeNd):
         *,
         dtype=np.float32,
         rng: np.random.Generator | int | None = None,
-        backend: str | None = None,
+        backend: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
@@ -776,8 +876,8 @@ def _read_state(source) -> tuple[dict, str | None]:
     if hasattr(source, "items"):
         return dict(source.items()), None
     raise TypeError(
-        "load_state_dict(): expected a mapping of arrays or a path to an .npz / .safetensors "
-        f"file, but got {type(source).__name__}"
+        f"Expected state_dict to be dict-like, got {type(source)}. (pyconv: a mapping of "
+        "arrays, or a path to an .npz or .safetensors file)"
     )
 
 

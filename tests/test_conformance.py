@@ -600,7 +600,7 @@ def test_cli_check_options(capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
-@pytest.mark.skipif("torch" not in AVAILABLE, reason="torch is not installed")
+@pytest.mark.torch
 def test_cli_check_with_an_option(capsys):
     assert main(["check", "torch", "--option", "device=cpu"]) == 0
     assert "skipped" in capsys.readouterr().out  # torch declares no determinism

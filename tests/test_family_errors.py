@@ -3,12 +3,18 @@
 As ``tests/test_errors.py`` does for conv2d: every case runs the same call through torch
 and pyconv's message must start with torch's first line (pyconv may append a hint).
 torch's text depends on its CPU path for a few mistakes (a dtype mismatch, a zero
-dilation: oneDNN's text for a batch of two or more, another with batch 1); pyconv has one
-text per mistake for every operation, and those cases use a batch of two where torch then
-agrees.  Cases torch has no readable message for, or accepts, pin pyconv's own text.
+dilation, a zero-size kernel: oneDNN's front end for float32 with a batch of two or more);
+pyconv has one text per mistake for every operation, that of torch's own kernels, so torch
+is asked with oneDNN switched off.  Cases torch has no readable message for, or accepts,
+pin pyconv's own text.  ``test_every_family_raise_is_reached`` checks that the cases reach
+every ``raise`` of ``pyconv/_validation.py`` that the conv2d cases of
+``tests/test_errors.py`` leave to this file.
 """
 
 from __future__ import annotations
+
+import contextlib
+import warnings
 
 import numpy as np
 import pytest
@@ -70,10 +76,14 @@ CASES = [
      "non-positive stride is not supported"),
     ("conv3d-negative-padding", "conv3d", (z(1, 3, 5, 5, 5), z(2, 3, 3, 3, 3)), {"padding": -1},
      ValueError, "negative padding is not supported"),
-    ("conv1d-dilation0-batch2", "conv1d", (z(2, 3, 5), z(2, 3, 3)), {"dilation": 0}, ValueError,
-     "non-positive dilation is not supported"),
-    ("conv3d-mixed-batch2", "conv3d", (z(2, 3, 5, 5, 5), z(2, 3, 3, 3, 3, dtype=F64)), {},
-     TypeError, "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor)"),
+    ("conv1d-dilation0", "conv1d", (z(2, 3, 5), z(2, 3, 3)), {"dilation": 0}, ValueError,
+     "dilation should be greater than zero, but got [1, 0]"),
+    ("conv3d-dilation0", "conv3d", (z(2, 3, 5, 5, 5), z(2, 3, 3, 3, 3)), {"dilation": 0},
+     ValueError, "dilation should be greater than zero, but got [0, 0, 0]"),
+    ("conv1d-dilation-negative", "conv1d", (z(1, 3, 5), z(2, 3, 3)), {"dilation": -1},
+     ValueError, "dilation should be greater than zero"),
+    ("conv3d-mixed", "conv3d", (z(2, 3, 5, 5, 5), z(2, 3, 3, 3, 3, dtype=F64)), {},
+     TypeError, "expected scalar type Float but found Double"),
     ("conv1d-mixed-bias", "conv1d", (z(1, 3, 5), z(2, 3, 3), z(2, dtype=F64)), {}, TypeError,
      "Input type (float) and bias type (double) should be the same"),
     ("conv1d-zero-length", "conv1d", (z(1, 3, 0), z(2, 3, 1)), {}, ValueError,
@@ -149,8 +159,21 @@ CASES = [
     ("ct2d-padding-string", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)),
      {"padding": "same"}, TypeError,
      "conv_transpose2d(): argument 'padding' must be tuple of ints, not str"),
-    ("ct2d-mixed-batch2", "conv_transpose2d", (z(2, 3, 5, 5), z(3, 3, 3, 3, dtype=F64)), {},
-     TypeError, "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor)"),
+    ("ct2d-mixed", "conv_transpose2d", (z(2, 3, 5, 5), z(3, 3, 3, 3, dtype=F64)), {},
+     TypeError, "expected scalar type Float but found Double"),
+    ("ct2d-dilation0", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)), {"dilation": 0},
+     ValueError, "dilation should be greater than zero, but got dilation_height: 0, "
+     "dilation_width: 0"),
+    ("ct1d-dilation0", "conv_transpose1d", (z(1, 3, 5), z(3, 2, 3)), {"dilation": (0,)},
+     ValueError, "dilation should be greater than zero, but got dilation_height: 1, "
+     "dilation_width: 0"),
+    ("ct3d-dilation0", "conv_transpose3d", (z(1, 3, 5, 5, 5), z(3, 2, 3, 3, 3)),
+     {"dilation": 0}, ValueError, "dilation_depth: 0, dilation_height: 0, dilation_width: 0"),
+    ("ct2d-stride-three", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)),
+     {"stride": (1, 1, 1)}, ValueError, "expected stride to be a single integer value or a "
+     "list of 2 values"),
+    ("ct2d-mixed-bias-first", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3),
+     z(2, dtype=F64)), {"stride": 0}, ValueError, "non-positive stride is not supported"),
     # ---- input gradient
     ("g2in-unbatched", "conv2d_input", ((3, 5, 5), z(2, 3, 3, 3), z(2, 3, 3)), {}, ValueError,
      "Expected 4-dimensional input for 4-dimensional weight [2, 3, 3, 3], but got "
@@ -180,6 +203,19 @@ CASES = [
      z(1, 2, 3, 3, 3)), {"padding": -1}, ValueError, "negative padding is not supported"),
     ("g2in-kernel0", "conv2d_input", ((1, 3, 5, 5), z(2, 3, 0, 3), z(1, 2, 3, 3)), {}, ValueError,
      "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 3"),
+    ("g2in-dilation0", "conv2d_input", ((1, 3, 5, 5), z(2, 3, 3, 3), z(1, 2, 3, 3)),
+     {"dilation": 0}, ValueError, "dilation should be greater than zero, but got [0, 0]"),
+    ("g2in-groups0", "conv2d_input", ((1, 3, 5, 5), z(2, 3, 3, 3), z(1, 2, 3, 3)),
+     {"groups": 0}, ValueError, "expected groups to be greater than 0, but got groups=0"),
+    ("g2in-groups-not-dividing", "conv2d_input", ((1, 4, 5, 5), z(3, 2, 3, 3), z(1, 3, 3, 3)),
+     {"groups": 2}, ValueError, "Given groups=2, expected weight to be divisible by 2"),
+    ("g2in-zero-height-padded", "conv2d_input", ((1, 3, 0, 5), z(2, 3, 1, 1), z(1, 2, 2, 7)),
+     {"padding": 1}, ValueError, "Only zero batch or zero channel inputs are supported, but "
+     "got input shape: [1, 3, 0, 5]"),
+    ("g2w-zero-height-padded", "conv2d_weight", (z(1, 3, 0, 5), (2, 3, 1, 1), z(1, 2, 2, 7)),
+     {"padding": 1}, ValueError, "Only zero batch or zero channel inputs are supported"),
+    ("g2in-zero-height", "conv2d_input", ((1, 3, 0, 5), z(2, 3, 1, 1), z(1, 2, 0, 5)), {},
+     ValueError, "Calculated padded input size per channel: (0 x 5)"),
     # ---- weight gradient
     ("g2w-unbatched", "conv2d_weight", (z(3, 5, 5), (2, 3, 3, 3), z(2, 3, 3)), {}, ValueError,
      "Expected 4-dimensional input for 4-dimensional weight [2, 3, 3, 3], but got "
@@ -202,11 +238,21 @@ CASES = [
 ]  # fmt: skip
 
 
+@contextlib.contextmanager
+def _without_onednn(torch):
+    """torch with its oneDNN path off: the messages of its own kernels (module docstring)."""
+    with warnings.catch_warnings():
+        # torch warns about TF32 on Intel GPUs whenever the oneDNN flags are set
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
+
+
 def _torch_first_line(torch, op, args, kwargs) -> str:
     def t(a):
         return torch.from_numpy(a) if isinstance(a, np.ndarray) else a
 
-    with pytest.raises(Exception) as info:  # noqa: PT011 - torch's type varies; checked by callers
+    with pytest.raises(Exception) as info, _without_onednn(torch):  # noqa: PT011 - checked by callers
         _fn(torch, op)(*map(t, args), **kwargs)
     return str(info.value).splitlines()[0]
 
@@ -226,8 +272,6 @@ def test_message_starts_with_torchs(torch, backend, op, args, kwargs, exc, fragm
 
 # Mistakes torch reports with an internal or path-dependent text, or accepts: pyconv's own.
 OWN = [
-    ("ct2d-dilation0", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)), {"dilation": 0},
-     ValueError, "non-positive dilation is not supported"),
     ("g2in-padding-same", "conv2d_input", ((1, 3, 5, 5), z(2, 3, 3, 3), z(1, 2, 5, 5)),
      {"padding": "same"}, TypeError, "conv2d_input(): argument 'padding' must be tuple of ints, "
      "not str"),
@@ -259,8 +303,24 @@ OWN = [
      "got float (1.5)"),
     ("conv1d-int-input", "conv1d", (z(1, 3, 5, dtype=np.int64), z(2, 3, 3)), {}, TypeError,
      "conv1d(): argument 'input' has dtype int64, but pyconv computes in float32 or float64"),
-    ("ct3d-dask-like-none", "conv_transpose3d", (None, z(3, 2, 3, 3, 3)), {}, TypeError,
+    ("ct3d-input-none", "conv_transpose3d", (None, z(3, 2, 3, 3, 3)), {}, TypeError,
      "conv_transpose3d(): argument 'input' must be an array, not None"),
+    ("g2w-unbatched-input-size", "conv2d_input", ((3, 5, 5), z(2, 3, 3, 3), z(2, 3, 3)), {},
+     ValueError, "(pyconv: conv2d_input takes a batch, as torch does: add the batch axis to "
+     "input_size)"),
+    ("ct2d-masked", "conv_transpose2d", (np.ma.masked_array(z(1, 3, 5, 5)), z(3, 2, 3, 3)), {},
+     TypeError, "conv_transpose2d(): argument 'input' is a numpy.ma.MaskedArray"),
+    ("g3in-huge-padding", "conv3d_input", ((1, 3, 5, 5, 5), z(2, 3, 3, 3, 3),
+     z(1, 2, 3, 3, 3)), {"padding": 2**62}, ValueError, "expected padding to be at most"),
+    ("g2w-weight-size-float", "conv2d_weight", (z(1, 3, 5, 5), (2, 3, 3.0, 3), z(1, 2, 3, 3)),
+     {}, TypeError, "conv2d_weight(): argument 'weight_size' must be int, but got float"),
+    ("ct2d-output-padding-float", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)),
+     {"output_padding": 0.5}, TypeError, "argument 'output_padding' must be an int or a tuple "
+     "of 2 ints"),
+    ("ct2d-huge-output", "conv_transpose2d", (z(1, 3, 5, 5), z(3, 2, 3, 3)),
+     {"stride": 2**61}, ValueError, "conv_transpose2d(): the padded input would have shape"),
+    ("g2w-huge-weight-size", "conv2d_weight", (z(1, 3, 5, 5), (2**62, 3, 3, 3), z(1, 2, 3, 3)),
+     {}, ValueError, "Expected a tensor of dimension 4 and tensor.size[1] =="),
 ]  # fmt: skip
 
 
@@ -291,3 +351,41 @@ def test_dask_arrays_are_refused_with_the_way_out(op):
     with pytest.raises(TypeError, match=f"{op}\\(\\): got a dask.array.Array; pyconv computes "
                        "Dask arrays with conv2d"):  # fmt: skip
         _pyconv_fn(op)(x, z(*shapes[1]))
+
+
+def test_api_guards():
+    # pyconv's own API, not torch's checks: misuse says what is wrong
+    *_, spec = pyconv._validation.prepare_conv(z(1, 2, 9), z(3, 2, 3), ndim=1)
+    with pytest.raises(AttributeError, match="a 1-d conv1d call has no height"):
+        _ = spec.height
+    assert spec.width == 9
+    with pytest.raises(ValueError, match="transposed\\(\\) applies to conv\\{n\\}d_input specs"):
+        spec.transposed()
+    with pytest.raises(ValueError, match="unknown operation 'conv4d'; the operations are conv1d"):
+        pyconv._validation.split_operation("conv4d")
+
+
+def test_every_family_raise_is_reached(raise_sites, family_raises):
+    module = pyconv._validation
+    raised = []
+    for _, op, args, kwargs, exc_type, _ in CASES + OWN:
+        with pytest.raises(exc_type) as info:
+            _pyconv_fn(op)(*args, **kwargs, backend="numpy")
+        raised.append(info.value)
+    for guard in ("height", "transposed", "split"):
+        try:
+            *_, spec = pyconv._validation.prepare_conv(z(1, 2, 9), z(3, 2, 3), ndim=1)
+            if guard == "height":
+                _ = spec.height
+            elif guard == "transposed":
+                spec.transposed()
+            else:
+                pyconv._validation.split_operation("conv4d")
+        except (AttributeError, ValueError) as exc:
+            raised.append(exc)
+    functions = family_raises["family"] + family_raises["guards"]
+    family = raise_sites.lines(module) - raise_sites.lines(module, skip_functions=functions)
+    reached = {raise_sites.line_of(e, module) for e in raised}
+    src = module.__file__
+    unreached = sorted(family - reached)
+    assert not unreached, f"no case reaches {src} lines {unreached}"

@@ -255,3 +255,27 @@ def test_transposed_layer_is_the_gradient_of_the_conv_layer(rng):
     np.testing.assert_array_equal(
         up(g, output_size=x.shape[2:]), pyconv.grad.conv2d_input(x.shape, conv.weight, g, 2, 1)
     )
+
+
+def test_the_transposed_layers_checks_are_all_reached(raise_sites, torch):
+    # the raises tests/test_nn.py leaves to this file: each compared with torch's words
+    # where torch has them (above), reached here
+    calls = [
+        lambda: pyconv.ConvTranspose2d(2, 2, 3, padding_mode="reflect"),
+        lambda: pyconv.ConvTranspose2d(2, 2, 3, padding="same"),
+        lambda: pyconv.ConvTranspose2d(3, 2, 3)(np.zeros((1, 3, 5, 5), np.float32), 7),
+        lambda: pyconv.ConvTranspose2d(3, 2, 3)(np.zeros((1, 3, 5, 5), np.float32), [7]),
+        lambda: pyconv.ConvTranspose2d(3, 2, 3)(np.zeros((1, 3, 5, 5), np.float32), [99, 99]),
+    ]
+    raised = []
+    for call in calls:
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        raised.append(info.value)
+    module = pyconv.nn
+    functions = ("_check_transposed", "_output_padding")
+    lines = raise_sites.lines(module) - raise_sites.lines(module, skip_functions=functions)
+    reached = {raise_sites.line_of(e, module) for e in raised}
+    assert lines <= reached, sorted(lines - reached)
+    with pytest.raises(TypeError, match="output_size must be a sequence of ints, but got int"):
+        calls[2]()

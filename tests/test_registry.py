@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,8 +250,7 @@ def test_bad_options_are_a_type_error(site, select):
         select()
 
 
-def test_torch_options(arrays):
-    torch = pytest.importorskip("torch")
+def test_torch_options(arrays, torch):
     x, w = arrays
     with pyconv.use_backend("torch", device="cpu"):
         impl = resolve(None, spec_of(x, w))
@@ -703,6 +703,7 @@ def test_use_backend_is_local_to_each_asyncio_task(arrays):
     assert resolve(None, s) is load_backend("cython")
 
 
+@pytest.mark.spawns_python
 def test_env_variable_is_read_at_import():
     code = "import pyconv._registry as r; print(r.current_backend_name())"
     env = {**os.environ, "PYCONV_BACKEND": "numpy"}
@@ -712,13 +713,56 @@ def test_env_variable_is_read_at_import():
     assert out.stdout.strip() == "numpy"
 
 
-def test_unknown_env_backend_fails_on_use_not_at_import(arrays, monkeypatch):
+def _refresh_refusing() -> str:
+    """refresh_backends() with a bad PYCONV_BACKEND: the text of its one ConfigWarning."""
+    with pytest.warns(pyconv.ConfigWarning) as caught:
+        pyconv.refresh_backends()
+    (warning,) = caught
+    assert warning.filename == __file__  # points at the caller, not into pyconv
+    return str(warning.message)
+
+
+def test_unknown_env_backend_warns_once_and_the_default_runs(arrays, monkeypatch):
     x, w = arrays
     monkeypatch.setenv("PYCONV_BACKEND", "nosuch")
+    message = _refresh_refusing()
+    assert message.startswith(
+        "pyconv: environment variable PYCONV_BACKEND='nosuch' is ignored: no backend of that "
+        "name is installed (available backends: cython, numpy"
+    ), message
+    assert message.endswith("using the default backend, 'cython'")
+    assert current_backend_name() == "cython"
+    assert_array_equal(pyconv.conv2d(x, w), pyconv.conv2d(x, w, backend="cython"))
+    assert pyconv.show_config(as_dict=True)["refused"]["PYCONV_BACKEND"]["value"] == "nosuch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyconv.refresh_backends()  # the same value again: no second warning
+    monkeypatch.delenv("PYCONV_BACKEND")
     pyconv.refresh_backends()
-    with pytest.raises(ValueError, match="unknown backend 'nosuch'"):
-        pyconv.conv2d(x, w)
-    pyconv.conv2d(x, w, backend="numpy")  # a named backend still works
+    assert "PYCONV_BACKEND" not in pyconv.show_config(as_dict=True)["refused"]
+
+
+def test_env_backend_unavailable_is_refused_with_its_reason(site, monkeypatch):
+    site.install(
+        "pyconvtest-needy",
+        {"needy": spec("needy", requires=["pyconvtest_no_such_module"])},
+    )
+    monkeypatch.setenv("PYCONV_BACKEND", "needy")
+    message = _refresh_refusing()
+    assert "backend 'needy' is unavailable: pyconvtest_no_such_module is not installed" in message
+    assert current_backend_name() == "cython"
+    monkeypatch.delenv("PYCONV_BACKEND")
+    pyconv.refresh_backends()
+
+
+def test_env_backend_is_matched_in_any_case(monkeypatch):
+    monkeypatch.setenv("PYCONV_BACKEND", " NumPy ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyconv.refresh_backends()
+    assert current_backend_name() == "numpy"
+    monkeypatch.delenv("PYCONV_BACKEND")
+    pyconv.refresh_backends()
 
 
 # ---- the default ----------------------------------------------------------------------------
@@ -745,6 +789,7 @@ def run_python(code: str, pythonpath: Path | None = None) -> str:
     return proc.stdout
 
 
+@pytest.mark.spawns_python
 def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(site):
     site.install(
         "pyconvtest-broken",
@@ -753,17 +798,20 @@ def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(
     )
     out = run_python(
         """
+        import importlib.util
         import sys
         import numpy as np
         import pyconv
         assert "torch" not in sys.modules, "import pyconv imported torch"
+        has_torch = importlib.util.find_spec("torch") is not None
         x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
         for backend in ("cython", "numpy"):
             pyconv.conv2d(x, w, backend=backend)
         pyconv.show_config(as_dict=True)
         assert "torch" not in sys.modules, "a conv2d call or show_config imported torch"
         names = {b.name: b.available for b in pyconv.backends()}
-        assert names["torch"] and not names["broken"], names
+        # listed either way: available exactly where torch is installed
+        assert names["torch"] == has_torch and not names["broken"], names
         assert callable(pyconv.backends)
         pyconv.backends()
         assert "torch" not in sys.modules, "pyconv.backends() imported torch"
@@ -799,6 +847,7 @@ def test_cli_backends_table(site, capsys):
     assert "ImportError: libbroken.so not found" in out
 
 
+@pytest.mark.spawns_python
 def test_cli_backends_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "pyconv", "backends"], capture_output=True, text=True, check=True

@@ -19,12 +19,18 @@ from numpy.testing import assert_array_equal
 import pyconv
 from pyconv import BackendUnavailableError
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-tb = pytest.importorskip("pyconv._backends.torch")
+try:
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's own convention
 
+    import pyconv._backends.torch as tb
+except ImportError:  # every test here is marked `torch`: tests/conftest.py skips and counts them
+    torch = F = tb = None
+HAS_CUDA = torch is not None and torch.cuda.is_available()
+
+pytestmark = pytest.mark.torch
 needs_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
+    not HAS_CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
 )
 
 
@@ -284,7 +290,7 @@ def test_bfloat16_tensor_is_a_type_error(tensors):
         pyconv.conv2d(x.bfloat16(), w.bfloat16(), backend="torch")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is missing")
+@pytest.mark.skipif(HAS_CUDA, reason="checks the error when CUDA is missing")
 def test_cuda_device_without_cuda_is_a_clear_error():
     for select in (
         lambda: pyconv.use_backend("torch", device="cuda").__enter__(),
@@ -326,6 +332,7 @@ def test_cuda_matches_cpu(rng):
     np.testing.assert_allclose(out.cpu().numpy(), layer(x), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.spawns_python
 def test_without_torch_the_backend_is_unavailable_and_pyconv_works():
     code = textwrap.dedent(
         """
@@ -385,6 +392,7 @@ def test_zero_input_channels_follow_pyconv_not_torch(with_bias):
     assert tuple(out.shape) == (2, 3, 3, 3)
 
 
+@pytest.mark.spawns_python
 def test_channels_last_numpy_input_does_not_crash_torch():
     """torch 2.13 segfaults on this channels-last input (found by tests/test_fuzz.py); the
     backend hands torch C-ordered copies of channels-last NumPy arrays.  Run in a

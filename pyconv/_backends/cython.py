@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: Whether the compiled core has the weight-gradient kernel (the entry point's spec
-#: declares the ``conv{n}d_weight`` operations only then; a test keeps the two in step).
+#: declares the ``conv{n}d_weight`` operations exactly then; a test keeps the two in step).
 HAS_WEIGHT_GRAD = hasattr(_core, "conv_weight_grad")
 
 
@@ -122,7 +122,7 @@ def conv_weight(x: np.ndarray, grad_output: np.ndarray, spec: ConvSpec) -> np.nd
     -------
     ndarray, shape (C_out, C_in / groups, *kernel_size), dtype ``spec.dtype``
     """
-    return _core.conv_weight_grad(  # type: ignore[attr-defined]  # the lead's kernel, to come
+    return _core.conv_weight_grad(
         x, grad_output, spec.kernel_size, spec.stride, spec.padding, spec.dilation, spec.groups
     )
 

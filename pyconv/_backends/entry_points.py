@@ -20,10 +20,10 @@ CYTHON = {
     "requires": [],
     "install_hint": "reinstall pyconv with a C compiler available",
     "capabilities": {
-        # The weight gradients wait for the compiled kernel _core.conv_weight_grad; add
-        # _WEIGHT_GRAD here when it lands (tests/test_family_registry.py checks the two
-        # agree, and pyconv._backends.cython.HAS_WEIGHT_GRAD says which it is).
-        "operations": _FORWARD + _TRANSPOSED + _INPUT_GRAD,
+        # every operation: the weight gradients on _core.conv_weight_grad (tests/
+        # test_registry.py checks that this list and pyconv._backends.cython.HAS_WEIGHT_GRAD,
+        # whether the compiled core has that kernel, agree)
+        "operations": ALL_OPERATIONS,
         "dtypes": ["float32", "float64"],
         "devices": ["cpu"],
         "accuracy": "elementwise",

@@ -52,6 +52,10 @@ NOT_BY_DEFAULT = {
 NUMPY_MAX_CALLS = 3
 #: Rows with more external load than this (in cores) are flagged.
 LOAD_LIMIT = 0.25
+#: ``--quick`` checks the outputs of the shapes up to this many MFLOP: the seed and
+#: depthwise shapes, whose exact result costs milliseconds (the ResNet layers' cost
+#: seconds each, and took two thirds of a full quick run).
+QUICK_CHECK_MFLOP = 10.0
 
 
 class _Progress(Protocol):
@@ -160,6 +164,10 @@ class Settings:
         :data:`NUMPY_MAX_CALLS` for the numpy reference).
     check : bool
         Whether outputs are checked against the exact result.
+    check_mflop : float or None
+        Check only the shapes of at most this many MFLOP (None: every shape).  The exact
+        result is computed in NumPy in higher precision, which takes seconds on the large
+        shapes: ``--quick`` checks the small ones only (:data:`QUICK_CHECK_MFLOP`).
     peak_f32, peak_f64 : float, optional
         GFLOP/s per core that "% of peak" divides by (times the thread count); one not
         given is :func:`.machine.peak_per_core`'s.
@@ -172,6 +180,7 @@ class Settings:
     min_calls: int = 3
     max_calls: int = 5000
     check: bool = True
+    check_mflop: float | None = None
     peak_f32: float | None = None
     peak_f64: float | None = None
     peak_source: str = "given"
@@ -181,9 +190,7 @@ class Settings:
             return
         default = machine.peak_per_core()
         if self.peak_f32 is None and self.peak_f64 is None:
-            self.peak_source = (
-                f"the defaults, {default.source}: give yours with --peak-f32/--peak-f64"
-            )
+            self.peak_source = f"{default.source}; --peak-f32/--peak-f64 override it"
         else:
             given, other = (
                 ("float32", "float64") if self.peak_f32 is not None else ("float64", "float32")
@@ -196,8 +203,18 @@ class Settings:
 
     @classmethod
     def quick(cls, **kw: Any) -> Settings:
-        """One round of one call per method: proves the command runs, measures nothing."""
-        return cls(**{"rounds": 1, "budget": 0.0, "min_calls": 1, "max_calls": 1, **kw})
+        """One round of one call per method: proves every method runs on every shape.
+
+        It measures nothing (one call is no timing), and checks the outputs of the small
+        shapes only (up to :data:`QUICK_CHECK_MFLOP`): the exact result of the large ones
+        would take most of the run.
+        """
+        quick = {"rounds": 1, "budget": 0.0, "min_calls": 1, "max_calls": 1}
+        return cls(**{**quick, "check_mflop": QUICK_CHECK_MFLOP, **kw})
+
+    def checks(self, mflop: float) -> bool:
+        """Whether the outputs of a shape of ``mflop`` MFLOP are checked."""
+        return self.check and (self.check_mflop is None or mflop <= self.check_mflop)
 
     def peak(self, dtype: str) -> float:
         """Peak GFLOP/s per core for ``dtype``."""
@@ -533,7 +550,7 @@ def run_bench(
                     gc.enable()
             if note and note not in bench.notes:
                 bench.notes.append(note)
-            if settings.check:
+            if settings.checks(flops(name) / 1e6):
                 if exact is None:  # once per shape, after its first row (seconds on big ones)
                     if progress is not None:
                         progress.step("checking against the exact result")

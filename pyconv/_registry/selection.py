@@ -4,7 +4,9 @@ Most explicit first: ``backend=`` on the call (a name or a backend object);
 :func:`use_backend` (a context variable, so threads and asyncio tasks do not leak into each
 other); :func:`set_backend`; the ``PYCONV_BACKEND`` environment variable (read at import and
 by :func:`refresh_backends`); the default, ``cython``.  A backend that was named is used or
-the call fails with the reason; it never silently falls back to another one.
+the call fails with the reason; it never silently falls back to another one.  (A
+``PYCONV_BACKEND`` that names no available backend is refused with a warning at import,
+as every bad environment variable is: the default is used, not silently.)
 
 Operations: a backend runs the operations it declares (``Capabilities.operations``).  With
 nothing selected, an operation runs on the default backend if that declares it, else on
@@ -24,6 +26,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from .._environment import accept, refuse
 from .._validation import OPERATIONS, ConvSpec
 from . import discovery
 from .discovery import load_backend, loaded
@@ -219,8 +222,38 @@ def current_backend_name() -> str:
 
 
 def _read_env() -> str | None:
-    value = os.environ.get("PYCONV_BACKEND", "").strip()
-    return value or None
+    """``PYCONV_BACKEND``, if it names a backend that is available (any case), else None.
+
+    A name nobody registered, or a backend whose requirements are missing, is refused
+    with a warning and the default is used: a bad variable must not break every call.
+    Only the listing is read (no implementation is imported); a backend that is listed
+    available but fails to load still fails, with its reason, on first use.
+    """
+    value = os.environ.get("PYCONV_BACKEND", "")
+    name = value.strip()
+    if not name:
+        accept("PYCONV_BACKEND")
+        return None
+    infos = {info.name: info for info in discovery.backends()}
+    if name not in infos:  # backend names are lower case; accept any case if unambiguous
+        same = [n for n in infos if n.lower() == name.lower()]
+        name = same[0] if len(same) == 1 else name
+    info = infos.get(name)
+    if info is not None and info.available:
+        accept("PYCONV_BACKEND")
+        return name
+    if info is None:
+        why = "no backend of that name is installed"
+    else:
+        why = f"backend {name!r} is unavailable: {info.reason}"
+    listed = ", ".join(n for n, i in infos.items() if i.available)
+    refuse(
+        "PYCONV_BACKEND",
+        value,
+        f"{why} (available backends: {listed}; `pyconv backends` lists them all)",
+        instead=f"the default backend, {DEFAULT_BACKEND!r}",
+    )
+    return None
 
 
 def refresh_backends() -> None:
