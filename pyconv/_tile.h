@@ -199,10 +199,17 @@ typedef int64_t PV_I_f64;
             for (int64_t v = 0; v < nv; ++v) PV_DOT_STEP(MI, NJ, v * VL, 0)              \
             if (tail) PV_DOT_STEP(MI, NJ, nv * VL, 1)                                    \
         }                                                                                \
+        /* the lanes summed: halves added as vectors down to 16 bytes (the vector     \
+         * adds of a tree), the last 4 (float) or 2 (double) in double; one scalar add  \
+         * per lane cost as much as a short reduction (a 28x28 layer at batch 1) */     \
         for (int i = 0; i < ni; ++i)                                                     \
             for (int j = 0; j < nj; ++j) {                                               \
+                real lane[VL];                                                           \
+                *(uvec *)lane = acc[i][j];                                               \
+                _Pragma("GCC unroll 4") for (int w = VL / 2; w * sizeof(real) >= 16; w /= 2) \
+                    _Pragma("GCC unroll 16") for (int k = 0; k < w; ++k) lane[k] += lane[k + w]; \
                 double s = 0;                                                            \
-                for (int k = 0; k < VL; ++k) s += (double)acc[i][j][k];                  \
+                for (int k = 0; k < (int)(16 / sizeof(real)) && k < VL; ++k) s += lane[k]; \
                 dw[i * dw_stride + j] = (real)s;                                         \
             }                                                                            \
     }
