@@ -181,6 +181,20 @@ cdef inline void _account(Ctl *ctl, int64_t flops) noexcept nogil:
             _poll_signals(ctl)
 
 
+cdef void _start(Ctl *ctl, double flops, bint par):
+    """Ready ``ctl`` for a call of ``flops``: a long call on the main thread polls for
+    signals; count the calls that open a parallel region."""
+    global _parallel_calls
+    ctl.abort = 0
+    ctl.etype = ctl.evalue = ctl.etb = NULL
+    ctl.flops_since = 0
+    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
+    if ctl.poll:
+        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
+    if par:
+        _parallel_calls += 1
+
+
 cdef int _reraise(Ctl *ctl) except -1:
     PyErr_Restore(ctl.etype, ctl.evalue, ctl.etb)
     return -1
@@ -396,7 +410,7 @@ cdef inline double _tile_cost(const Geometry *g, int64_t ocb, int64_t px, int64_
 
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
                   int nt):
-    global _parallel_calls, _workspace_bytes
+    global _workspace_bytes
     cdef int64_t kd, kh, kw, ic, t, a, b, qh, qw, base, i, item, nitems, nproblems
     cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
     cdef int64_t extent, noff, chunk_items
@@ -553,14 +567,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         scratch = ws
         ws = NULL
 
-    ctl.abort = 0
-    ctl.etype = ctl.evalue = ctl.etb = NULL
-    ctl.flops_since = 0
-    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    if ctl.poll:
-        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
-    if par:
-        _parallel_calls += 1
+    _start(&ctl, flops, par)
 
     with nogil:
         if g.mode == MODE_LOCAL:
@@ -891,7 +898,7 @@ cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
     Wo (a finite x times 0 adds nothing).  Otherwise they run row by row, the columns
     past Wo masked out, so an inf that no output reads never makes a NaN.
     """
-    global _parallel_calls, _workspace_bytes
+    global _workspace_bytes
     cdef int64_t esize = sizeof(real), VL = 64 // esize, mi, nj
     cdef int64_t Dp = g.D + pad[0] + pad[1]
     cdef int64_t L = g.Ho * g.Wq if wide else g.Wo    # positions per reduction row
@@ -952,14 +959,7 @@ cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
     cdef real *gyp = ws + ws_len
 
     cdef Ctl ctl
-    ctl.abort = 0
-    ctl.etype = ctl.evalue = ctl.etb = NULL
-    ctl.flops_since = 0
-    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    if ctl.poll:
-        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
-    if par:
-        _parallel_calls += 1
+    _start(&ctl, flops, par)
 
     with nogil:
         memset(ws + nplanes * g.plane, 0, (g.Wq + VL) * esize)

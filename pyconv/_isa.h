@@ -295,8 +295,10 @@ PYCONV_DEFINE_TILE(avx512, f64, 8, 2)
 PYCONV_DEFINE_TILE(avx512, f64, 8, 3)
 PYCONV_DEFINE_TILE(avx512, f64, 1, 8)
 PYCONV_DEFINE_TILE(avx512, f64, 1, 2)
-PYCONV_DEFINE_DOT(avx512, f32, 4, 6)
-PYCONV_DEFINE_DOT(avx512, f64, 4, 6)
+/* dot tiles 4 x 4: a 4 x 6 one needed 10 row pointers, and GCC, short of integer
+ * registers, parked pointers in vector registers and spilled an input vector */
+PYCONV_DEFINE_DOT(avx512, f32, 4, 4)
+PYCONV_DEFINE_DOT(avx512, f64, 4, 4)
 PYCONV_DEFINE_DW3(avx512, f32, 8)
 PYCONV_DEFINE_DW3(avx512, f64, 8)
 PYCONV_DEFINE_DWT(avx512, f32, 8)
@@ -312,14 +314,14 @@ static const pyconv_isa pyconv_isa_avx512 = {
             .wide = PYCONV_KERNEL_AT(avx512, f32, 8, 3, 107),
             .single = PYCONV_KERNEL(avx512, f32, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f32, 1, 2),
-            .dot = PYCONV_DOT(avx512, f32, 4, 6),
+            .dot = PYCONV_DOT(avx512, f32, 4, 4),
             .dw3 = PYCONV_DW3_NAME(avx512, f32),
             .dwt = PYCONV_DWT_NAME(avx512, f32)},
     .f64 = {.block = PYCONV_KERNEL(avx512, f64, 8, 2),
             .wide = PYCONV_KERNEL_AT(avx512, f64, 8, 3, 107),
             .single = PYCONV_KERNEL(avx512, f64, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f64, 1, 2),
-            .dot = PYCONV_DOT(avx512, f64, 4, 6),
+            .dot = PYCONV_DOT(avx512, f64, 4, 4),
             .dw3 = PYCONV_DW3_NAME(avx512, f64),
             .dwt = PYCONV_DWT_NAME(avx512, f64)},
     PYCONV_PROBE(avx512, f32, 24),

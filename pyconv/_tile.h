@@ -238,6 +238,39 @@ typedef int64_t PV_I_f64;
  */
 #define PYCONV_DW3_NAME(ISA, T) pyconv_dw3_##ISA##_##T
 
+/* The depthwise kernels' common parts: the bias and store of RR rows of accumulators at
+ * column q (NCOL of them valid), and the walk over the plane in blocks of R rows (then
+ * 2, then 1) and whole vectors of columns (then the last, partial one). */
+#define PV_DW_STORE(RR, q, NCOL)                                                         \
+    _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                              \
+    {                                                                                    \
+        real *dst = out + (r0 + r) * Wo + (q);                                           \
+        const vec res = bias ? acc[r] + b : acc[r]; /* as the generic tile adds it */    \
+        if ((NCOL) == VL)                                                                \
+            *(uvec *)dst = res;                                                          \
+        else {                                                                           \
+            real tmp[VL];                                                                \
+            *(uvec *)tmp = res;                                                          \
+            tail_store(dst, tmp, (NCOL));                                                \
+        }                                                                                \
+    }
+
+#define PV_DW_WALK(ROWS, R)                                                              \
+    const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                     \
+    int64_t r0 = 0;                                                                      \
+    for (; r0 + (R) <= Ho; r0 += (R)) {                                                  \
+        for (int64_t v = 0; v < nv; ++v) ROWS(R, v * VL, VL)                             \
+        if (tail) ROWS(R, nv * VL, tail)                                                 \
+    }                                                                                    \
+    for (; r0 + 2 <= Ho; r0 += 2) {                                                      \
+        for (int64_t v = 0; v < nv; ++v) ROWS(2, v * VL, VL)                             \
+        if (tail) ROWS(2, nv * VL, tail)                                                 \
+    }                                                                                    \
+    for (; r0 < Ho; ++r0) {                                                              \
+        for (int64_t v = 0; v < nv; ++v) ROWS(1, v * VL, VL)                             \
+        if (tail) ROWS(1, nv * VL, tail)                                                 \
+    }
+
 #define PV_DW3_ROWS(RR, q, NCOL)                                                         \
     {                                                                                    \
         vec acc[RR];                                                                     \
@@ -249,18 +282,7 @@ typedef int64_t PV_I_f64;
                 _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; ++kh)                   \
                     if (i - kh >= 0 && i - kh < (RR)) acc[i - kh] += xv * wv[kh * 3 + kw]; \
             }                                                                            \
-        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                          \
-        {                                                                                \
-            real *dst = out + (r0 + r) * Wo + (q);                                       \
-            const vec res = bias ? acc[r] + b : acc[r]; /* as the generic tile adds it */ \
-            if ((NCOL) == VL)                                                            \
-                *(uvec *)dst = res;                                                      \
-            else {                                                                       \
-                real tmp[VL];                                                            \
-                *(uvec *)tmp = res;                                                      \
-                tail_store(dst, tmp, (NCOL));                                            \
-            }                                                                            \
-        }                                                                                \
+        PV_DW_STORE(RR, q, NCOL)                                                         \
     }
 
 #define PYCONV_DEFINE_DW3(ISA, T, R)                                                     \
@@ -280,20 +302,7 @@ typedef int64_t PV_I_f64;
         void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
         vec wv[9];                                                                       \
         for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
-        const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                 \
-        int64_t r0 = 0;                                                                  \
-        for (; r0 + (R) <= Ho; r0 += (R)) {                                              \
-            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(R, v * VL, VL)                  \
-            if (tail) PV_DW3_ROWS(R, nv * VL, tail)                                      \
-        }                                                                                \
-        for (; r0 + 2 <= Ho; r0 += 2) {                                                  \
-            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(2, v * VL, VL)                  \
-            if (tail) PV_DW3_ROWS(2, nv * VL, tail)                                      \
-        }                                                                                \
-        for (; r0 < Ho; ++r0) {                                                          \
-            for (int64_t v = 0; v < nv; ++v) PV_DW3_ROWS(1, v * VL, VL)                  \
-            if (tail) PV_DW3_ROWS(1, nv * VL, tail)                                      \
-        }                                                                                \
+        PV_DW_WALK(PV_DW3_ROWS, R)                                                       \
     }
 
 #endif /* PYCONV_DW3_H */
@@ -319,18 +328,7 @@ typedef int64_t PV_I_f64;
         _Pragma("GCC unroll 9") for (int t = 0; t < 9; ++t)                              \
             _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                      \
                 acc[r] += *(const uvec *)(x + (r0 + r) * Wq + (q) + off[t]) * wv[t];     \
-        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                          \
-        {                                                                                \
-            real *dst = out + (r0 + r) * Wo + (q);                                       \
-            const vec res = bias ? acc[r] + b : acc[r];                                  \
-            if ((NCOL) == VL)                                                            \
-                *(uvec *)dst = res;                                                      \
-            else {                                                                       \
-                real tmp[VL];                                                            \
-                *(uvec *)tmp = res;                                                      \
-                tail_store(dst, tmp, (NCOL));                                            \
-            }                                                                            \
-        }                                                                                \
+        PV_DW_STORE(RR, q, NCOL)                                                         \
     }
 
 #define PYCONV_DEFINE_DWT(ISA, T, R)                                                     \
@@ -351,16 +349,7 @@ typedef int64_t PV_I_f64;
         void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
         vec wv[9];                                                                       \
         for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
-        const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                 \
-        int64_t r0 = 0;                                                                  \
-        for (; r0 + (R) <= Ho; r0 += (R)) {                                              \
-            for (int64_t v = 0; v < nv; ++v) PV_DWT_ROWS(R, v * VL, VL)                  \
-            if (tail) PV_DWT_ROWS(R, nv * VL, tail)                                      \
-        }                                                                                \
-        for (; r0 < Ho; ++r0) {                                                          \
-            for (int64_t v = 0; v < nv; ++v) PV_DWT_ROWS(1, v * VL, VL)                  \
-            if (tail) PV_DWT_ROWS(1, nv * VL, tail)                                      \
-        }                                                                                \
+        PV_DW_WALK(PV_DWT_ROWS, R)                                                       \
     }
 
 #endif /* PYCONV_DWT_H */
