@@ -27,9 +27,22 @@ import textwrap
 import warnings
 
 import numpy as np
+import setuptools
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+
+# pyproject.toml's `license = "BSD-3-Clause"` (an SPDX expression, PEP 639) is read by
+# setuptools >= 77 only; an older one (a build without isolation) fails with a schema
+# error that does not say so.  Keep in step with [build-system] requires.
+SETUPTOOLS_MIN = (77, 0)
+if tuple(int(p) for p in setuptools.__version__.split(".")[:2] if p.isdigit()) < SETUPTOOLS_MIN:
+    sys.exit(
+        f"pyconv needs setuptools >= {SETUPTOOLS_MIN[0]} to build, but this environment has "
+        f"setuptools {setuptools.__version__}: python -m pip install --upgrade "
+        f"'setuptools>={SETUPTOOLS_MIN[0]}' (or build with isolation, pip's default, which "
+        "installs it)"
+    )
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -108,7 +121,14 @@ SANITIZE_LDFLAGS = ["-fsanitize=address,undefined"]
 def extra_compile_args():
     # GCC and Clang only: the kernels use GCC vector types, posix_memalign and
     # clock_gettime (Linux and macOS; Windows is not supported, see docs/development.md).
-    args = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+    # (an undeclared function is an error: as a warning it built a module that failed
+    # to import, its symbol undefined)
+    args = [
+        "-O3",
+        "-fno-math-errno",
+        "-Wno-unused-function",
+        "-Werror=implicit-function-declaration",
+    ]
     if SANITIZE:
         args += SANITIZE_CFLAGS
     args += shlex.split(os.environ.get("PYCONV_EXTRA_CFLAGS", ""))

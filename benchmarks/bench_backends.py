@@ -1,4 +1,4 @@
-"""Every registered backend (plugins included) against torch on the shape zoo.
+"""Every registered backend (plugins included) against torch on the shape zoo, every operation.
 
 pytest-benchmark; not collected by the normal test run.  Run, for example::
 
@@ -8,7 +8,9 @@ pytest-benchmark; not collected by the normal test run.  Run, for example::
 
 Backends are discovered with ``pyconv.backends()``, so an installed plugin (``fft``, a
 third party's) appears automatically; ``torch-direct`` is ``torch.nn.functional.conv2d``
-called directly, the reference column.  The reference backend ``numpy`` is slow on big
+called directly (or the row's operation: ``conv_transpose2d``,
+``torch.nn.grad.conv2d_input``, ...), the reference column; a backend that does not
+implement a row's operation is skipped.  The reference backend ``numpy`` is slow on big
 shapes and is only timed on shapes under ``NUMPY_MAX_MFLOP``.  Threads: whatever
 ``PYCONV_NUM_THREADS`` / ``torch.get_num_threads()`` say (both are saved in each
 result's ``extra_info``); pin them for comparable runs.  ``PYCONV_BENCH_QUICK=1`` times
@@ -25,7 +27,7 @@ import pytest
 import pyconv
 
 sys.path.insert(0, os.path.dirname(__file__))
-from shapes import ZOO, flops, make_case
+from shapes import NAMES, flops, make_call
 
 NUMPY_MAX_MFLOP = 300
 QUICK = os.environ.get("PYCONV_BENCH_QUICK") == "1"
@@ -37,22 +39,29 @@ except ImportError:
     torch = None
 
 
-@pytest.mark.parametrize("shape", list(ZOO))
+def _gradient(op: str) -> bool:
+    return op.endswith(("_input", "_weight"))
+
+
+@pytest.mark.parametrize("shape", list(NAMES))
 @pytest.mark.parametrize("backend", [*BACKENDS, "torch-direct"])
 def test_conv2d(benchmark, backend, shape):
     """Time one backend on one zoo shape (thread counts go into the saved JSON)."""
-    x, w, b, kw = make_case(shape)
+    op, args, kw = make_call(shape)
     if backend == "numpy" and flops(shape) / 1e6 > NUMPY_MAX_MFLOP:
         pytest.skip(f"the reference backend is too slow above {NUMPY_MAX_MFLOP} MFLOP")
     if backend == "torch-direct":
         if torch is None:
             pytest.skip("torch is not installed")
-        tb = None if b is None else torch.from_numpy(b)
-        args = (torch.from_numpy(x), torch.from_numpy(w), tb)
-        fn, kwargs = torch.nn.functional.conv2d, kw
+        args = tuple(torch.from_numpy(a) if hasattr(a, "dtype") else a for a in args)
+        fn = getattr(torch.nn.grad if _gradient(op) else torch.nn.functional, op)
+        kwargs = kw
     else:
-        args = (x, w, b)
-        fn, kwargs = pyconv.conv2d, {**kw, "backend": backend}
+        info = next(b for b in pyconv.backends() if b.name == backend)
+        if op not in info.capabilities.operations:
+            pytest.skip(f"{backend} does not implement {op}")
+        fn = getattr(pyconv.grad if _gradient(op) else pyconv, op)
+        kwargs = {**kw, "backend": backend}
     benchmark.extra_info["mflop"] = flops(shape) / 1e6
     benchmark.extra_info["pyconv_threads"] = pyconv.get_num_threads()
     benchmark.extra_info["torch_threads"] = torch.get_num_threads() if torch else None

@@ -19,6 +19,10 @@ process::
 
     python examples/dask_large_image.py --threads
 
+Without ``--out`` the two stores (1.1 GiB at the default size) go to a temporary folder
+that is removed at the end, whether the run succeeds or not; ``--keep`` keeps it.  A
+folder given with ``--out`` is the caller's and is kept.
+
 Needs ``pip install 'pyconv[dask]'`` (Dask, distributed and zarr).
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -175,10 +180,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=6144)
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--chunk", type=int, default=512)
-    parser.add_argument("--out", help="folder for the zarr stores (default: a temporary one)")
+    parser.add_argument(
+        "--out", help="folder for the zarr stores, kept (default: a temporary one, removed)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
 
     workdir = args.out or tempfile.mkdtemp(prefix="pyconv-dask-")
+    remove = args.out is None and not args.keep
+    try:
+        return _main(args, workdir)
+    finally:
+        if remove:  # the stores are as large as the image, twice: never leave them behind
+            shutil.rmtree(workdir, ignore_errors=True)
+            print(f"stores removed: {workdir} (--keep or --out DIR to keep them)")
+        else:
+            print(f"stores: {workdir}")
+
+
+def _main(args: argparse.Namespace, workdir: str) -> int:
     gb = args.channels * args.size**2 * 4 / 2**30
     print(f"image (1, {args.channels}, {args.size}, {args.size}) float32: {gb:.2f} GiB")
     if args.threads:
@@ -211,7 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{stats['tiles']} tiles checked: worst error {stats['worst']:.3g} of the bound "
         f"({'ok' if stats['worst'] <= 1 else 'FAILED'})"
     )
-    print(f"stores: {workdir}")
     return 0 if stats["worst"] <= 1 else 1
 
 

@@ -1,11 +1,18 @@
-"""pyconv: PyTorch's conv2d on NumPy arrays, exactly, fast, without PyTorch.
+"""pyconv: PyTorch's convolutions on NumPy arrays, exactly, fast, without PyTorch.
 
 Public names
 ------------
-conv2d
-    ``torch.nn.functional.conv2d`` on NumPy arrays.
-Conv2d
-    ``torch.nn.Conv2d``: the layer, with torch's init, checks, ``repr`` and state dict.
+conv1d, conv2d, conv3d
+    ``torch.nn.functional.conv1d`` / ``conv2d`` / ``conv3d`` on NumPy arrays.
+conv_transpose1d, conv_transpose2d, conv_transpose3d
+    ``torch.nn.functional.conv_transpose1d`` / ``2d`` / ``3d``.
+grad
+    ``torch.nn.grad``: ``conv{1,2,3}d_input``, ``conv{1,2,3}d_weight``, and
+    ``conv_bias_grad``.
+Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+    The ``torch.nn`` layers, with torch's init, checks, ``repr`` and state dict.
+OPERATIONS
+    The operations' names, as backends declare them.
 pad
     ``torch.nn.functional.pad`` (constant, reflect, replicate, circular).
 max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d, max_pool1d, avg_pool1d
@@ -20,7 +27,10 @@ set_num_threads, get_num_threads
     Threads used by the compiled kernels (default: ``PYCONV_NUM_THREADS``, else
     ``OMP_NUM_THREADS``, else the cores available to the process).
 show_config
-    Version, build flags, OpenMP, threads and backends.
+    Version, build flags, OpenMP, threads and backends, and any environment variable whose
+    value was ignored.
+ConfigWarning
+    Warned (once) at import for an environment variable with a value pyconv cannot use.
 
 Submodules
 ----------
@@ -44,8 +54,10 @@ from . import (
     _check_build,  # noqa: F401  (first: a clear error for an unbuilt tree)
     examples,
     export,
+    grad,
 )
 from ._config import show_config
+from ._environment import ConfigWarning
 from ._environment import apply_isa as _apply_isa
 from ._registry import (
     BackendInfo,
@@ -59,17 +71,29 @@ from ._registry import (
     use_backend,
 )
 from ._threads import get_num_threads, set_num_threads
-from ._validation import ConvSpec
+from ._validation import OPERATIONS, ConvSpec
 from ._version import __version__
 from .fold import fold_batchnorm, fuse_conv_bn_eval
-from .functional import conv2d
+from .functional import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 from .nn import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
     Flatten,
     Identity,
     Linear,
@@ -92,6 +116,7 @@ from .pooling import (
 _apply_isa()
 
 __all__ = [
+    "OPERATIONS",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
     "AvgPool1d",
@@ -101,8 +126,14 @@ __all__ = [
     "BackendWarning",
     "BatchNorm2d",
     "Capabilities",
+    "ConfigWarning",
+    "Conv1d",
     "Conv2d",
+    "Conv3d",
     "ConvSpec",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "Flatten",
     "Identity",
     "Linear",
@@ -118,12 +149,18 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "backends",
+    "conv1d",
     "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "examples",
     "export",
     "fold_batchnorm",
     "fuse_conv_bn_eval",
     "get_num_threads",
+    "grad",
     "max_pool1d",
     "max_pool2d",
     "pad",

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from . import _core, _registry, _threads
+from . import _core, _environment, _registry, _threads
 from ._version import __version__
 
 __all__ = ["show_config"]
@@ -33,6 +33,11 @@ def _config() -> dict:
         "cores_available": _threads._available_cores(),
         "default_backend": _registry.current_backend_name(),
         "backends": {b.name: None if b.available else b.reason for b in _registry.backends()},
+        # environment variables whose value was ignored: name -> {"value", "why"}
+        "refused": {
+            name: {"value": value, "why": why}
+            for name, (value, why) in sorted(_environment.refused.items())
+        },
     }
 
 
@@ -68,6 +73,8 @@ def show_config(*, as_dict: bool = False) -> dict | None:
         f"(PYCONV_NUM_THREADS={env or 'unset'}, OMP_NUM_THREADS="
         f"{cfg['OMP_NUM_THREADS'] or 'unset'}, {cfg['cores_available']} cores available)"
     )
+    for name, r in cfg["refused"].items():
+        lines.append(f"  IGNORED           {name}={r['value']!r}: {r['why']}")
     for name, reason in cfg["backends"].items():
         tag = " (default)" if name == cfg["default_backend"] else ""
         state = "available" if reason is None else f"unavailable: {reason}"

@@ -46,6 +46,8 @@ from ._kernels cimport (
     pyconv_isa,
     pyconv_isa_select,
     pyconv_isas,
+    pyconv_kernel_f32,
+    pyconv_kernel_f64,
     pyconv_now_ns,
     pyconv_omp_max_threads,
     pyconv_pack_f32,
@@ -95,14 +97,6 @@ cdef enum:
 cdef int64_t POLL_NS = 20 * 1000 * 1000
 
 cdef int _num_threads = 1
-cdef int64_t _chunk_bytes = CHUNK_BYTES
-
-
-def _set_chunk(int64_t n):
-    global _chunk_bytes
-    _chunk_bytes = n
-
-
 # How many calls took the parallel path (read by the tests: tiny calls must not).
 cdef Py_ssize_t _parallel_calls = 0
 # Bytes of scratch memory (workspace, offsets, copies) the last call allocated.
@@ -135,6 +129,7 @@ cdef struct Geometry:
     int64_t nfull, nblocks      # full ocb-channel blocks, all blocks, per group
     int64_t nchunks, chunk      # position chunks per problem, and their length
     int64_t head                # positions of a first, short chunk (aligned 1x1, DIRECT)
+    int depthwise               # depthwise 3x3 (LOCAL): 1 stride 1 (dw3), 2 other (dwt)
     int64_t px_block, px_single  # wide positions per micro-kernel tile
     pyconv_tile_f32 block_f32   # the ocb-channel tile chosen for this call
     pyconv_tile_f64 block_f64
@@ -184,6 +179,20 @@ cdef inline void _account(Ctl *ctl, int64_t flops) noexcept nogil:
         if ctl.flops_since >= POLL_FLOPS:
             ctl.flops_since = 0
             _poll_signals(ctl)
+
+
+cdef void _start(Ctl *ctl, double flops, bint par):
+    """Ready ``ctl`` for a call of ``flops``: a long call on the main thread polls for
+    signals; count the calls that open a parallel region."""
+    global _parallel_calls
+    ctl.abort = 0
+    ctl.etype = ctl.evalue = ctl.etb = NULL
+    ctl.flops_since = 0
+    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
+    if ctl.poll:
+        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
+    if par:
+        _parallel_calls += 1
 
 
 cdef int _reraise(Ctl *ctl) except -1:
@@ -363,17 +372,45 @@ cdef void _run_problem(const real *x, real *ws, const real *w, const real *bias,
                 _pack_plane(_input_at(x, g, n, gi * g.Cig + ic) + dz * g.xsd, slc, g, oh0)
             else:
                 memset(slc, 0, g.plane * sizeof(real))
+    cdef real *ob = out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo
+    cdef const real *bg = bias + gi if bias != NULL else NULL
+    if g.depthwise:  # one channel, 9 taps: rows of it at once (see _tile.h)
+        if real is float:
+            if g.depthwise == 1:
+                pyconv_active_isa.f32.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f32.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        else:
+            if g.depthwise == 1:
+                pyconv_active_isa.f64.dw3(ws, g.Wq, w + gi * 9, bg, ob + gi * g.out_plane,
+                                          p_end // g.Wq, g.Wo)
+            else:
+                pyconv_active_isa.f64.dwt(ws, g.Wq, off, w + gi * 9, bg,
+                                          ob + gi * g.out_plane, p_end // g.Wq, g.Wo)
+        _account(ctl, 18 * p_end)
+        return
     p_lo = 0
     while p_lo < p_end:
-        _run_range(ws, -1, w, bias,
-                   out + n * g.Co * g.out_plane + (od * g.Ho + oh0) * g.Wo, off, NULL, NULL,
-                   g, gi, p_lo, min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
+        _run_range(ws, -1, w, bias, ob, off, NULL, NULL, g, gi, p_lo,
+                   min(p_lo + g.chunk, p_end), 0, g.nblocks, ctl)
         p_lo = p_lo + g.chunk
+
+
+cdef inline double _tile_cost(const Geometry *g, int64_t ocb, int64_t px, int64_t speed,
+                              int64_t speed_single) noexcept nogil:
+    """Time to compute a group's channels with a tile of ocb channels x px positions, in
+    units of positions at the block tile's speed (the rest of the channels: one at a
+    time)."""
+    return (<double> (g.Cog // ocb * ocb) * ceil_div(g.P, px) * px * 100.0 / speed
+            + <double> (g.Cog % ocb) * ceil_div(g.P, g.px_single) * g.px_single * 100.0
+            / speed_single)
 
 
 cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geometry g,
                   int nt):
-    global _parallel_calls, _workspace_bytes
+    global _workspace_bytes
     cdef int64_t kd, kh, kw, ic, t, a, b, qh, qw, base, i, item, nitems, nproblems
     cdef int64_t ws_len = 0, ws_each = 0, scratch_each = 0, need, esize = sizeof(real)
     cdef int64_t extent, noff, chunk_items
@@ -390,17 +427,16 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     cdef Ctl ctl
 
     cdef const pyconv_isa *isa = pyconv_active_isa
-    cdef int64_t px_wide, px_narrow
+    cdef int64_t k, px_narrow, speed_single
+    cdef double cost, best = -1.0
+    cdef const pyconv_kernel_f32 *c32[3]
+    cdef const pyconv_kernel_f64 *c64[3]
     if real is float:
-        g.ocb = isa.f32.block.ocb
-        g.px_block, g.block_f32 = isa.f32.block.px, isa.f32.block.fn
         g.px_single, g.single_f32 = isa.f32.single.px, isa.f32.single.fn
-        px_wide, px_narrow = isa.f32.wide.px, isa.f32.narrow.px
+        px_narrow, speed_single = isa.f32.narrow.px, isa.f32.single.speed
     else:
-        g.ocb = isa.f64.block.ocb
-        g.px_block, g.block_f64 = isa.f64.block.px, isa.f64.block.fn
         g.px_single, g.single_f64 = isa.f64.single.px, isa.f64.single.fn
-        px_wide, px_narrow = isa.f64.wide.px, isa.f64.narrow.px
+        px_narrow, speed_single = isa.f64.narrow.px, isa.f64.single.speed
     # Problems smaller than half the one-channel tile (the article's 3x5 wide grid
     # against 128 positions) take a narrower one.  (For 14x14 depthwise planes, 224
     # positions, the narrow tile measured no faster.)
@@ -408,15 +444,33 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         g.px_single = px_narrow
         g.single_f32 = isa.f32.narrow.fn
         g.single_f64 = isa.f64.narrow.fn
-    # The wide tile is about 7 % faster per position computed; take it unless rounding
-    # a problem up to whole tiles wastes more than that (7x7 and 14x14 planes).
-    cdef int64_t cover_wide = ceil_div(g.P, px_wide) * px_wide
-    if (px_wide != g.px_block
-            and cover_wide * 100 < ceil_div(g.P, g.px_block) * g.px_block * 107):
-        g.px_block = px_wide
-        g.block_f32 = isa.f32.wide.fn
-        g.block_f64 = isa.f64.wide.fn
+    # The channel-block tile: of the ISA's candidates (block, wide, alt), the one that
+    # computes the problem soonest, counting the positions it rounds up to whole tiles
+    # (a wider tile is faster per position but wastes more on 7x7 and 14x14 planes) and
+    # the channels left to the one-channel tile.  Chosen by shape alone, so results do
+    # not depend on the thread count.
+    c32[0], c32[1], c32[2] = &isa.f32.block, &isa.f32.wide, &isa.f32.alt
+    c64[0], c64[1], c64[2] = &isa.f64.block, &isa.f64.wide, &isa.f64.alt
+    for k in range(3):
+        if real is float:
+            if c32[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c32[k].ocb, c32[k].px, c32[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f32 = c32[k].ocb, c32[k].px, c32[k].fn
+        else:
+            if c64[k].fn == NULL:
+                continue
+            cost = _tile_cost(&g, c64[k].ocb, c64[k].px, c64[k].speed, speed_single)
+            if best < 0 or cost < best:
+                best = cost
+                g.ocb, g.px_block, g.block_f64 = c64[k].ocb, c64[k].px, c64[k].fn
     g.px_max = max(g.px_block, g.px_single)
+    g.depthwise = 0
+    if (g.mode == MODE_LOCAL and g.Cig == 1 and g.Cog == 1 and g.kD == 1 and g.kH == 3
+            and g.kW == 3):
+        g.depthwise = 1 if g.sh == 1 and g.sw == 1 and g.dh == 1 and g.dw == 1 else 2
     g.nfull = g.Cog // g.ocb
     g.nblocks = g.nfull + g.Cog % g.ocb
     flops = 2.0 * g.N * g.Co * g.out_plane * g.ntaps
@@ -428,7 +482,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
     # Positions per chunk: the chunk's input (all in-channels) fits half the L2.  Chunks
     # are whole tiles of both kinds, so only a problem's last tile is partial.
     cdef int64_t unit = _lcm(g.px_block, g.px_single)
-    g.chunk = max(_chunk_bytes // (esize * g.Cig * g.kD) // unit, 1) * unit
+    g.chunk = max(CHUNK_BYTES // (esize * g.Cig * g.kD) // unit, 1) * unit
     if g.mode != MODE_LOCAL and par and nproblems * g.nblocks * ceil_div(g.P, g.chunk) < 4 * nt:
         # one big problem: split positions finer so every thread gets work
         g.chunk = ceil_div(ceil_div(g.P, ceil_div(4 * nt, nproblems * g.nblocks)),
@@ -513,14 +567,7 @@ cdef object _conv(const real *x, const real *w, const real *bias, real *out, Geo
         scratch = ws
         ws = NULL
 
-    ctl.abort = 0
-    ctl.etype = ctl.evalue = ctl.etb = NULL
-    ctl.flops_since = 0
-    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    if ctl.poll:
-        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
-    if par:
-        _parallel_calls += 1
+    _start(&ctl, flops, par)
 
     with nogil:
         if g.mode == MODE_LOCAL:
@@ -851,7 +898,7 @@ cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
     Wo (a finite x times 0 adds nothing).  Otherwise they run row by row, the columns
     past Wo masked out, so an inf that no output reads never makes a NaN.
     """
-    global _parallel_calls, _workspace_bytes
+    global _workspace_bytes
     cdef int64_t esize = sizeof(real), VL = 64 // esize, mi, nj
     cdef int64_t Dp = g.D + pad[0] + pad[1]
     cdef int64_t L = g.Ho * g.Wq if wide else g.Wo    # positions per reduction row
@@ -912,14 +959,7 @@ cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
     cdef real *gyp = ws + ws_len
 
     cdef Ctl ctl
-    ctl.abort = 0
-    ctl.etype = ctl.evalue = ctl.etb = NULL
-    ctl.flops_since = 0
-    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    if ctl.poll:
-        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
-    if par:
-        _parallel_calls += 1
+    _start(&ctl, flops, par)
 
     with nogil:
         memset(ws + nplanes * g.plane, 0, (g.Wq + VL) * esize)
@@ -1249,11 +1289,12 @@ def tile_shapes(name=None):
     -------
     dict
         ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
-        "float64": {...}}``: output channels and wide positions per tile.
+        "float64": {...}}``: output channels and wide positions per tile; and
+        ``"alt"`` where the variant has such a tile.
     """
     cdef const pyconv_isa *v = _isa_named(name)
     f32, f64 = v.f32, v.f64
-    return {
+    out = {
         "float32": {
             "block": (f32.block.ocb, f32.block.px), "wide": (f32.wide.ocb, f32.wide.px),
             "single": (f32.single.ocb, f32.single.px), "narrow": (f32.narrow.ocb, f32.narrow.px),
@@ -1263,6 +1304,11 @@ def tile_shapes(name=None):
             "single": (f64.single.ocb, f64.single.px), "narrow": (f64.narrow.ocb, f64.narrow.px),
         },
     }
+    if f32.alt.fn != NULL:
+        out["float32"]["alt"] = (f32.alt.ocb, f32.alt.px)
+    if f64.alt.fn != NULL:
+        out["float64"]["alt"] = (f64.alt.ocb, f64.alt.px)
+    return out
 
 
 def set_isa(name=None):

@@ -67,8 +67,8 @@ __all__ = ["conv2d"]
 class _Kernel:
     """The parts of a task shared by every block (small; pickled with each task)."""
 
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
+    stride: tuple[int, ...]  # two values: Dask arrays are convolved in 2-D only
+    dilation: tuple[int, ...]
     #: ("name", name, options) resolved on the worker, or ("object", backend object)
     backend: tuple
 

@@ -188,8 +188,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _wrapped(v: float) -> str:
     """``v * 255`` and the byte ToPILImage makes of it (float32, as the demo's arrays)."""
+    from .image import x86_uint8
+
     prod = np.float32(v) * np.float32(255)
-    byte = int(prod.astype(np.uint8))
+    byte = int(x86_uint8(np.asarray(prod))[()])
     fmt = np.format_float_positional
     return f"{fmt(np.float32(v), trim='-')} * 255 = {fmt(prod, trim='-')} -> {byte}"
 
@@ -197,8 +199,8 @@ def _wrapped(v: float) -> str:
 def _parity_note(lines: str) -> None:
     print(
         "note: ToPILImage multiplies floats by 255 and casts to uint8 without clipping, so\n"
-        "  values outside [0, 1] wrap around modulo 256 (on this machine's NumPy, as with\n"
-        f"  torchvision): {lines}"
+        "  values outside [0, 1] wrap around modulo 256, as torchvision's do on x86-64\n"
+        f"  (pyconv does the same on every CPU): {lines}"
     )
 
 

@@ -66,6 +66,21 @@ static int pyconv_omp_max_threads(void)
 /* for a >= 0, b > 0; not (a + b - 1) / b, which overflows for strides near 2**63 */
 static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0); }
 
+/* Columns [*lo, *hi) of phase b that hold input (0 <= j * sw + b - pl < W), in a row of
+ * Wq. */
+static inline void pyconv_phase_columns(int64_t W, int64_t Wq, int64_t sw, int64_t pl,
+                                        int64_t b, int64_t *lo, int64_t *hi)
+{
+    int64_t j_lo = pl > b ? pyconv_ceil_div(pl - b, sw) : 0;
+    int64_t j_hi = W + pl > b ? pyconv_ceil_div(W + pl - b, sw) : 0;
+    if (j_hi > Wq) j_hi = Wq;
+    if (j_lo > j_hi) j_lo = j_hi;
+    *lo = j_lo;
+    *hi = j_hi;
+}
+
+#define PYCONV_PACK_PHASES 16  /* column phases whose bounds are computed once */
+
 #define PYCONV_PACK(T, SUFFIX)                                                          \
     PYCONV_NO_LIBCALLS static inline void pyconv_zero_##SUFFIX(T *dst, int64_t n)       \
     {                                                                                   \
@@ -79,17 +94,25 @@ static inline int64_t pyconv_ceil_div(int64_t a, int64_t b) { return a / b + (a 
                          int64_t i0, int64_t a_lo, int64_t a_hi)                        \
     {                                                                                   \
         (void)Sh;  /* phase rows a_lo .. a_hi - 1 of the Sh (threads split a plane) */   \
+        /* row by row, the column phases of a row one after the other: the input row  \
+         * is read from memory once (a stride-2 depthwise layer spent half its time     \
+         * here, reading every row twice) */                                            \
+        /* columns j of phase b with 0 <= j * sw + b - pl < W: [jl[b], jh[b]) (computed \
+         * once: a row's divisions cost more than its copy) */                          \
+        int64_t jl[PYCONV_PACK_PHASES], jh[PYCONV_PACK_PHASES];                         \
+        for (int64_t b = 0; b < Sw && b < PYCONV_PACK_PHASES; ++b)                      \
+            pyconv_phase_columns(W, Wq, sw, pl, b, &jl[b], &jh[b]);                     \
         for (int64_t a = a_lo; a < a_hi; ++a)                                           \
-            for (int64_t b = 0; b < Sw; ++b) {                                          \
-                T *dst = ws + (a * Sw + b) * Hq * Wq;                                   \
-                /* columns j with 0 <= j * sw + b - pl < W */                           \
-                int64_t j_lo = pl > b ? pyconv_ceil_div(pl - b, sw) : 0;                \
-                int64_t j_hi = W + pl > b ? pyconv_ceil_div(W + pl - b, sw) : 0;        \
-                if (j_hi > Wq) j_hi = Wq;                                               \
-                if (j_lo > j_hi) j_lo = j_hi;                                           \
-                const int64_t n = j_hi - j_lo;                                          \
-                for (int64_t i = i0; i < i0 + Hq; ++i, dst += Wq) {                     \
-                    const int64_t r = i * sh + a - pt;                                  \
+            for (int64_t i = i0; i < i0 + Hq; ++i) {                                    \
+                const int64_t r = i * sh + a - pt;                                      \
+                for (int64_t b = 0; b < Sw; ++b) {                                      \
+                    T *dst = ws + ((a * Sw + b) * Hq + (i - i0)) * Wq;                  \
+                    int64_t j_lo, j_hi;                                                 \
+                    if (b < PYCONV_PACK_PHASES)                                         \
+                        j_lo = jl[b], j_hi = jh[b];                                     \
+                    else                                                                \
+                        pyconv_phase_columns(W, Wq, sw, pl, b, &j_lo, &j_hi);           \
+                    const int64_t n = j_hi - j_lo;                                      \
                     if (r < 0 || r >= H || n == 0) {                                    \
                         pyconv_zero_##SUFFIX(dst, Wq);                                  \
                         continue;                                                       \

@@ -10,13 +10,15 @@ cdef extern from "_kernels.h" nogil:
                                      int64_t, const double *, double *, int64_t, int64_t,
                                      int64_t, int64_t, int64_t)
     ctypedef struct pyconv_kernel_f32:
-        pyconv_tile_f32 fn
+        pyconv_tile_f32 fn          # NULL: no such tile
         int64_t ocb                 # output channels per tile
         int64_t px                  # wide positions per tile
+        int64_t speed               # per position computed, % of the block tile's
     ctypedef struct pyconv_kernel_f64:
         pyconv_tile_f64 fn
         int64_t ocb
         int64_t px
+        int64_t speed
     ctypedef void (*pyconv_dot_f32)(const float *, int64_t, const int64_t *, const float *,
                                     const int64_t *, const int64_t *, int64_t, int64_t,
                                     float *, int64_t, int64_t, int64_t)
@@ -31,12 +33,25 @@ cdef extern from "_kernels.h" nogil:
         pyconv_dot_f64 fn
         int64_t mi
         int64_t nj
+    ctypedef void (*pyconv_dw3_f32)(const float *, int64_t, const float *, const float *,
+                                    float *, int64_t, int64_t)
+    ctypedef void (*pyconv_dw3_f64)(const double *, int64_t, const double *, const double *,
+                                    double *, int64_t, int64_t)
+    ctypedef void (*pyconv_dwt_f32)(const float *, int64_t, const int64_t *, const float *,
+                                    const float *, float *, int64_t, int64_t)
+    ctypedef void (*pyconv_dwt_f64)(const double *, int64_t, const int64_t *,
+                                    const double *, const double *, double *, int64_t,
+                                    int64_t)
     ctypedef struct pyconv_kernels_f32:
-        pyconv_kernel_f32 block, wide, single, narrow
+        pyconv_kernel_f32 block, wide, alt, single, narrow
         pyconv_dotk_f32 dot
+        pyconv_dw3_f32 dw3          # depthwise 3x3, stride 1
+        pyconv_dwt_f32 dwt          # depthwise 3x3, any stride and dilation
     ctypedef struct pyconv_kernels_f64:
-        pyconv_kernel_f64 block, wide, single, narrow
+        pyconv_kernel_f64 block, wide, alt, single, narrow
         pyconv_dotk_f64 dot
+        pyconv_dw3_f64 dw3
+        pyconv_dwt_f64 dwt
     ctypedef double (*pyconv_probe)(int64_t iters, double m, double c)
     ctypedef struct pyconv_isa:
         const char *name

@@ -6,6 +6,7 @@ import operator
 import os
 
 from . import _core
+from ._environment import accept, refuse
 
 __all__ = ["default_num_threads", "get_num_threads", "set_num_threads"]
 
@@ -16,21 +17,30 @@ def _available_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _env_threads(name: str, strict: bool) -> int | None:
-    """Read a thread count from the environment: None if unset (or invalid and not strict)."""
-    env = os.environ.get(name, "").strip()
+def _env_threads(name: str, instead: str) -> int | None:
+    """Read a thread count from the environment: None if unset or refused (warned about)."""
+    raw = os.environ.get(name, "")
+    env = raw.strip()
     if name == "OMP_NUM_THREADS":
         env = env.split(",")[0].strip()  # OpenMP's nested form "4,2": the outer level
     if not env:
+        accept(name)
         return None
     try:
         n = int(env)
     except ValueError:
         n = 0
     if n >= 1:
+        accept(name)
         return n
-    if strict:
-        raise ValueError(f"{name} must be a positive integer, but got {env!r}")
+    # OpenMP's runtime already warns about its own variable when it loads
+    refuse(
+        name,
+        raw,
+        "expected a positive integer, the number of threads",
+        instead=instead,
+        warn=name != "OMP_NUM_THREADS",
+    )
     return None
 
 
@@ -39,11 +49,13 @@ def default_num_threads() -> int:
 
     OpenMP's own variable is honoured as other OpenMP libraries honour it, so that the
     processes that set it to 1 for their workers (Dask's nanny, job schedulers) do not get
-    one pool of threads per worker; a value OpenMP would ignore is ignored here too.
+    one pool of threads per worker; a value OpenMP would ignore is ignored here too.  A
+    bad value of either is refused with a warning (:mod:`pyconv._environment`), never an
+    error: ``import pyconv`` must work for ``pyconv show-config`` to diagnose it.
     """
-    n = _env_threads("PYCONV_NUM_THREADS", strict=True)
+    n = _env_threads("PYCONV_NUM_THREADS", instead="OMP_NUM_THREADS, else the cores available")
     if n is None:
-        n = _env_threads("OMP_NUM_THREADS", strict=False)
+        n = _env_threads("OMP_NUM_THREADS", instead="the cores available")
     return n if n is not None else _available_cores()
 
 

@@ -32,13 +32,28 @@
 typedef float PV_T_f32;
 typedef double PV_T_f64;
 
+/* The same vector type for unaligned loads and stores: pvu_<ISA>_<T>.  (memcpy into a
+ * vector was split into 16-byte moves for stores; a dereference is one instruction.) */
+#define PV_UNALIGNED(ISA, T)                                                           \
+    typedef PV_T_##T pvu_##ISA##_##T                                                   \
+        __attribute__((vector_size(sizeof(pv_##ISA##_##T)), aligned(sizeof(PV_T_##T)), \
+                       may_alias));
+
 /* Lanes of an ISA's vector of T, and wide positions per tile: constant expressions. */
 #define PV_LANES(ISA, T) ((int64_t)(sizeof(pv_##ISA##_##T) / sizeof(PV_T_##T)))
 
 #define PYCONV_TILE_NAME(ISA, T, OCB, NV) pyconv_tile_##ISA##_##T##_##OCB##x##NV
 
+/* Keep the tiles' short copies (a row segment of the output) inline: GCC turns the
+ * copy loops into memcpy calls otherwise, a libc call per output row segment. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PV_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define PV_INLINE_COPIES
+#endif
+
 #define PYCONV_DEFINE_TILE(ISA, T, OCB, NV)                                              \
-    PV_ATTR_##ISA static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(                         \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(        \
         const PV_T_##T *restrict xb,   /* IN: problem base + p0 */                       \
         const int64_t *restrict off,   /* IN: ntaps offsets into xb */                   \
         int64_t ntaps,                                                                   \
@@ -51,6 +66,7 @@ typedef double PV_T_f64;
         int64_t Wq, int64_t Wo)                                                          \
     {                                                                                    \
         typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
         typedef PV_T_##T real;                                                           \
         enum { VL = sizeof(vec) / sizeof(real), PX = (NV) * VL };                        \
         vec acc[OCB][NV];                                                                \
@@ -65,7 +81,7 @@ typedef double PV_T_f64;
             const real *xp = xb + off[t];                                                \
             vec xv[NV];                                                                  \
             _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
-                memcpy(&xv[v], xp + v * VL, sizeof(vec)); /* unaligned load */           \
+                xv[v] = *(const uvec *)(xp + v * VL); /* unaligned load */               \
             _Pragma("GCC unroll 16") for (int j = 0; j < (OCB); ++j)                     \
             {                                                                            \
                 const real wj = wr[j][t];                                                \
@@ -78,13 +94,15 @@ typedef double PV_T_f64;
             const real bj = bias ? bias[j] : (real)0;                                    \
             _Pragma("GCC unroll 16") for (int v = 0; v < (NV); ++v)                      \
             {                                                                            \
-                vec r = bias ? acc[j][v] + bj : acc[j][v];                               \
-                memcpy(&buf[j][v * VL], &r, sizeof(vec));                                \
+                *(uvec *)&buf[j][v * VL] = bias ? acc[j][v] + bj : acc[j][v];            \
             }                                                                            \
         }                                                                                \
         /* the valid columns of each wide row segment into the NCHW output: whole     \
          * vectors first (fixed-size copies compile to single moves) */                 \
-        int64_t row = p0 / Wq, col = p0 - row * Wq, q = 0;                               \
+        /* (a 32-bit division where it fits: a 64-bit one costs as much as a small    \
+         * tile's arithmetic, e.g. a depthwise 3x3 tile's 72 multiply-adds) */          \
+        int64_t row = (p0 | Wq) >> 31 ? p0 / Wq : (int64_t)((uint32_t)p0 / (uint32_t)Wq); \
+        int64_t col = p0 - row * Wq, q = 0;                                              \
         while (q < np) {                                                                 \
             int64_t seg = Wq - col;                                                      \
             if (seg > np - q) seg = np - q;                                              \
@@ -94,7 +112,7 @@ typedef double PV_T_f64;
                     real *dst = out + j * out_plane + row * Wo + col;                    \
                     const real *src = &buf[j][q];                                        \
                     int64_t k = 0;                                                       \
-                    for (; k + VL <= n; k += VL) memcpy(dst + k, src + k, sizeof(vec));  \
+                    for (; k + VL <= n; k += VL) *(uvec *)(dst + k) = *(const uvec *)(src + k); \
                     if (k < n) pv_tail_##ISA##_##T(dst + k, src + k, n - k);             \
                 }                                                                        \
             }                                                                            \
@@ -136,11 +154,10 @@ typedef int64_t PV_I_f64;
     {                                                                                    \
         vec gv[MI];                                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                          \
-            memcpy(&gv[i], gi[i] + g0 + (q), sizeof(vec));                               \
+            gv[i] = *(const uvec *)(gi[i] + g0 + (q));                                   \
         _Pragma("GCC unroll 16") for (int j = 0; j < (NJ); ++j)                          \
         {                                                                                \
-            vec xv;                                                                      \
-            memcpy(&xv, xrow + oj[j] + (q), sizeof(vec));                                \
+            vec xv = *(const uvec *)(xrow + oj[j] + (q));                                \
             if (MASKED) xv = (vec)((ivec)xv & mask);                                     \
             _Pragma("GCC unroll 16") for (int i = 0; i < (MI); ++i)                      \
                 acc[i][j] += gv[i] * xv;                                                 \
@@ -160,6 +177,7 @@ typedef int64_t PV_I_f64;
         int64_t dw_stride, int64_t ni, int64_t nj)                                       \
     {                                                                                    \
         typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
         typedef PV_T_##T real;                                                           \
         typedef PV_I_##T ireal;                                                          \
         typedef ireal ivec __attribute__((vector_size(sizeof(vec))));                    \
@@ -181,12 +199,157 @@ typedef int64_t PV_I_f64;
             for (int64_t v = 0; v < nv; ++v) PV_DOT_STEP(MI, NJ, v * VL, 0)              \
             if (tail) PV_DOT_STEP(MI, NJ, nv * VL, 1)                                    \
         }                                                                                \
+        /* the lanes summed: halves added as vectors down to 16 bytes (the vector     \
+         * adds of a tree), the last 4 (float) or 2 (double) in double; one scalar add  \
+         * per lane cost as much as a short reduction (a 28x28 layer at batch 1) */     \
         for (int i = 0; i < ni; ++i)                                                     \
             for (int j = 0; j < nj; ++j) {                                               \
+                real lane[VL];                                                           \
+                *(uvec *)lane = acc[i][j];                                               \
+                _Pragma("GCC unroll 4") for (int w = VL / 2; w * sizeof(real) >= 16; w /= 2) \
+                    _Pragma("GCC unroll 16") for (int k = 0; k < w; ++k) lane[k] += lane[k + w]; \
                 double s = 0;                                                            \
-                for (int k = 0; k < VL; ++k) s += (double)acc[i][j][k];                  \
+                for (int k = 0; k < (int)(16 / sizeof(real)) && k < VL; ++k) s += lane[k]; \
                 dw[i * dw_stride + j] = (real)s;                                         \
             }                                                                            \
     }
 
 #endif /* PYCONV_DOT_H */
+
+#ifndef PYCONV_DW3_H
+#define PYCONV_DW3_H
+
+/* The depthwise 3x3 stride-1 micro-kernel, as a macro that defines one instance of it.
+ *
+ *     PYCONV_DEFINE_DW3(ISA, T, R)
+ *
+ * defines pyconv_dw3_<ISA>_<T>: one channel's output rows [0, Ho) x columns [0, Wo)
+ * from its packed plane x (row length Wq, rows Ho + 2, zero padding included):
+ *
+ *     out[r * Wo + c] = b + sum_{kh, kw} w[kh * 3 + kw] * x[(r + kh) * Wq + c + kw]
+ *
+ * summed in (kh, kw) order, as the generic tile sums its taps, so the results are the
+ * same bit for bit.  A depthwise channel has 9 taps: the generic tile spends as much on
+ * its fixed costs as on them, and makes 9 loads per 8 multiply-adds.  Here the 9
+ * weights stay in registers and R output rows are computed together, so each input
+ * vector is loaded once and used for up to 3 rows: (R + 2) * 3 loads per 9 R
+ * multiply-adds.  Registers: 9 + R + 1.  Reads up to VL + 1 elements past the last row's
+ * Wo: the packed workspace's margin.
+ */
+#define PYCONV_DW3_NAME(ISA, T) pyconv_dw3_##ISA##_##T
+
+/* The depthwise kernels' common parts: the bias and store of RR rows of accumulators at
+ * column q (NCOL of them valid), and the walk over the plane in blocks of R rows (then
+ * 2, then 1) and whole vectors of columns (then the last, partial one). */
+#define PV_DW_STORE(RR, q, NCOL)                                                         \
+    _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                              \
+    {                                                                                    \
+        real *dst = out + (r0 + r) * Wo + (q);                                           \
+        const vec res = bias ? acc[r] + b : acc[r]; /* as the generic tile adds it */    \
+        if ((NCOL) == VL)                                                                \
+            *(uvec *)dst = res;                                                          \
+        else {                                                                           \
+            real tmp[VL];                                                                \
+            *(uvec *)tmp = res;                                                          \
+            tail_store(dst, tmp, (NCOL));                                                \
+        }                                                                                \
+    }
+
+#define PV_DW_WALK(ROWS, R)                                                              \
+    const int64_t nv = Wo / VL, tail = Wo - nv * VL;                                     \
+    int64_t r0 = 0;                                                                      \
+    for (; r0 + (R) <= Ho; r0 += (R)) {                                                  \
+        for (int64_t v = 0; v < nv; ++v) ROWS(R, v * VL, VL)                             \
+        if (tail) ROWS(R, nv * VL, tail)                                                 \
+    }                                                                                    \
+    for (; r0 + 2 <= Ho; r0 += 2) {                                                      \
+        for (int64_t v = 0; v < nv; ++v) ROWS(2, v * VL, VL)                             \
+        if (tail) ROWS(2, nv * VL, tail)                                                 \
+    }                                                                                    \
+    for (; r0 < Ho; ++r0) {                                                              \
+        for (int64_t v = 0; v < nv; ++v) ROWS(1, v * VL, VL)                             \
+        if (tail) ROWS(1, nv * VL, tail)                                                 \
+    }
+
+#define PV_DW3_ROWS(RR, q, NCOL)                                                         \
+    {                                                                                    \
+        vec acc[RR];                                                                     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r) acc[r] = (vec){0};       \
+        _Pragma("GCC unroll 16") for (int i = 0; i < (RR) + 2; ++i)                      \
+            _Pragma("GCC unroll 3") for (int kw = 0; kw < 3; ++kw)                       \
+            {                                                                            \
+                const vec xv = *(const uvec *)(x + (r0 + i) * Wq + (q) + kw);            \
+                _Pragma("GCC unroll 3") for (int kh = 0; kh < 3; ++kh)                   \
+                    if (i - kh >= 0 && i - kh < (RR)) acc[i - kh] += xv * wv[kh * 3 + kw]; \
+            }                                                                            \
+        PV_DW_STORE(RR, q, NCOL)                                                         \
+    }
+
+#define PYCONV_DEFINE_DW3(ISA, T, R)                                                     \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_DW3_NAME(ISA, T)(                  \
+        const PV_T_##T *restrict x,   /* IN: the packed plane */                         \
+        int64_t Wq,                   /* its row length */                               \
+        const PV_T_##T *restrict w,   /* IN: the 9 weights */                            \
+        const PV_T_##T *restrict bias, /* IN: 1 value or NULL */                         \
+        PV_T_##T *restrict out,       /* OUT: the Ho x Wo plane */                       \
+        int64_t Ho, int64_t Wo)                                                          \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
+        typedef PV_T_##T real;                                                           \
+        enum { VL = sizeof(vec) / sizeof(real) };                                        \
+        const real b = bias ? bias[0] : (real)0;                                         \
+        void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
+        vec wv[9];                                                                       \
+        for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
+        PV_DW_WALK(PV_DW3_ROWS, R)                                                       \
+    }
+
+#endif /* PYCONV_DW3_H */
+
+#ifndef PYCONV_DWT_H
+#define PYCONV_DWT_H
+
+/* The depthwise 3x3 kernel for any stride and dilation: pyconv_dwt_<ISA>_<T>.
+ *
+ * The same sums as the generic tile, off[t] the 9 tap offsets into the packed,
+ * phase-split plane (wide row length Wq): out[r * Wo + c] = b + sum_t w[t] *
+ * x[r * Wq + c + off[t]].  No input is shared between output rows here (stride 2 reads
+ * other phase rows), but the 9 weights stay in registers, R rows run side by side, and
+ * the results go straight to the output: the generic tile's per-call costs were half
+ * of a depthwise layer's time.  Registers: 9 + R + 1.
+ */
+#define PYCONV_DWT_NAME(ISA, T) pyconv_dwt_##ISA##_##T
+
+#define PV_DWT_ROWS(RR, q, NCOL)                                                         \
+    {                                                                                    \
+        vec acc[RR];                                                                     \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r) acc[r] = (vec){0};       \
+        _Pragma("GCC unroll 9") for (int t = 0; t < 9; ++t)                              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < (RR); ++r)                      \
+                acc[r] += *(const uvec *)(x + (r0 + r) * Wq + (q) + off[t]) * wv[t];     \
+        PV_DW_STORE(RR, q, NCOL)                                                         \
+    }
+
+#define PYCONV_DEFINE_DWT(ISA, T, R)                                                     \
+    PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_DWT_NAME(ISA, T)(                  \
+        const PV_T_##T *restrict x,   /* IN: the packed plane */                         \
+        int64_t Wq,                   /* its wide row length */                          \
+        const int64_t *restrict off,  /* IN: the 9 tap offsets */                        \
+        const PV_T_##T *restrict w,   /* IN: the 9 weights */                            \
+        const PV_T_##T *restrict bias, /* IN: 1 value or NULL */                         \
+        PV_T_##T *restrict out,       /* OUT: the Ho x Wo plane */                       \
+        int64_t Ho, int64_t Wo)                                                          \
+    {                                                                                    \
+        typedef pv_##ISA##_##T vec;                                                      \
+        typedef pvu_##ISA##_##T uvec;                                                    \
+        typedef PV_T_##T real;                                                           \
+        enum { VL = sizeof(vec) / sizeof(real) };                                        \
+        const real b = bias ? bias[0] : (real)0;                                         \
+        void (*const tail_store)(real *, const real *, int64_t) = pv_tail_##ISA##_##T;   \
+        vec wv[9];                                                                       \
+        for (int k = 0; k < 9; ++k) wv[k] = (vec){0} + w[k];                             \
+        PV_DW_WALK(PV_DWT_ROWS, R)                                                       \
+    }
+
+#endif /* PYCONV_DWT_H */

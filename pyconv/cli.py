@@ -9,7 +9,7 @@ demo
 show-config
     :func:`pyconv.show_config`.
 backends
-    List the backends, their status and capabilities.
+    List the backends, their status and capabilities, and the operations each implements.
 check NAME
     Run the conformance suite (:func:`pyconv.testing.check_backend`) on a backend and
     print the report; exit status 0 when every case it declares passes, 1 otherwise.
@@ -233,9 +233,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     from ._registry import backends, current_backend_name
+    from ._registry.capabilities import operations_summary
 
     default = current_backend_name()
-    rows = [("name", "status", "distribution", "dtypes", "features", "devices", "accuracy")]
+    rows = [
+        (
+            "name",
+            "status",
+            "distribution",
+            "dtypes",
+            "features",
+            "devices",
+            "accuracy",
+            "operations",
+        )
+    ]
     for b in backends():
         caps = b.capabilities
         feats = "-"
@@ -252,12 +264,15 @@ def _cmd_backends(args: argparse.Namespace) -> int:
                 ",".join(caps.devices) if caps else "-",
                 (f"{caps.accuracy} c={caps.accuracy_c:g}" if caps else "-")
                 + ("" if caps is None or caps.deterministic else ", nondeterministic"),
+                operations_summary(caps.operations, sep=",") if caps else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    print("* = used when no backend is named")
+    print(
+        "* = used when no backend is named; an operation it does not implement then runs on numpy"
+    )
     for b in backends():
         if not b.available:
             print(f"{b.name}: {b.reason}")

@@ -10,6 +10,7 @@ the file directly (``model.load_state_dict("weights.npz")``).
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,20 @@ def _suffix(path: str) -> str:
     raise ValueError(
         f"the file name must end in .npz or .safetensors (it decides the format), but got {path!r}"
     )
+
+
+def _write_npz(path: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write an uncompressed ``.npz`` archive, one ``<name>.npy`` member per array.
+
+    What ``np.savez(f, **arrays)`` writes, but for any names: ``np.savez`` takes its own
+    parameters ``file`` and ``allow_pickle`` from the keywords, so an array named
+    ``allow_pickle`` was silently left out (and one named ``file`` raised).  Written to the
+    exact path (``np.savez`` appends ``.npz`` to a name), without pickle.
+    """
+    with zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            with zf.open(name + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
 
 
 def save_state_dict(model_or_state_dict: Any, path: str | os.PathLike) -> list[str]:
@@ -95,8 +110,7 @@ def save_state_dict(model_or_state_dict: Any, path: str | os.PathLike) -> list[s
         state = state.state_dict()
     arrays = {str(k): _as_array(str(k), v) for k, v in state.items()}
     if suffix == ".npz":
-        with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
-            np.savez(f, **arrays)
+        _write_npz(path, arrays)
     else:
         try:
             from safetensors.numpy import save_file

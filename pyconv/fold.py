@@ -161,5 +161,6 @@ def fuse_conv_bn_eval(conv: Conv2d, bn) -> Conv2d:
         backend=conv.backend,
     )  # fmt: skip
     fused.weight[...] = weight
-    fused.bias[...] = bias
+    # a new array in place of the one Conv2d(bias=True) made: same shape (C_out,) and dtype
+    fused.bias = bias.astype(fused.weight.dtype, copy=False)
     return fused

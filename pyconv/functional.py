@@ -1,15 +1,29 @@
-"""The functional interface: :func:`conv2d`."""
+"""The functional interface: :func:`conv2d` and the rest of the family.
+
+``conv1d``, ``conv2d``, ``conv3d`` and ``conv_transpose1d/2d/3d`` here; the gradients of
+``torch.nn.grad`` in :mod:`pyconv.grad`.  Every function validates once (``_validation``)
+and hands a :class:`~pyconv.ConvSpec` to the backend the registry picks for its operation.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._foreign import is_dask_array, torch_if_tensor
 from ._registry import fast_path, resolve
-from ._validation import prepare_conv2d
+from ._validation import prepare_conv, prepare_conv2d, prepare_conv_transpose
 
-__all__ = ["conv2d"]
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+]
 
 
 def conv2d(
@@ -76,7 +90,7 @@ def conv2d(
     ------
     TypeError
         Unsupported dtype (only float32 and float64 are computed), mismatched dtypes,
-        non-integer parameters.
+        non-integer parameters, a ``numpy.ma.MaskedArray`` (its mask would be ignored).
     ValueError
         Any shape or parameter value PyTorch rejects, with PyTorch's message; an unknown
         backend name; :class:`pyconv.UnsupportedCallError` when the chosen backend cannot
@@ -120,7 +134,7 @@ def conv2d(
     return out[0] if spec.unbatched else out
 
 
-def _meta(torch, a):
+def _meta(torch, a, who: str = "conv2d"):
     """Return a zero-memory NumPy stand-in with a tensor's shape and dtype (validation)."""
     if not isinstance(a, torch.Tensor):
         return a
@@ -128,7 +142,7 @@ def _meta(torch, a):
         dtype = torch.empty((), dtype=a.dtype).numpy().dtype
     except TypeError:  # bfloat16 and other dtypes NumPy lacks
         raise TypeError(
-            f"conv2d(): tensor dtype {a.dtype} is not supported; pyconv computes in float32 "
+            f"{who}(): tensor dtype {a.dtype} is not supported; pyconv computes in float32 "
             "or float64"
         ) from None
     return np.broadcast_to(np.zeros((), dtype=dtype), tuple(a.shape))
@@ -136,21 +150,304 @@ def _meta(torch, a):
 
 def _conv2d_tensor(torch, input, weight, bias, stride, padding, dilation, groups, backend):
     """Torch tensors in: validate like arrays, run on a backend that takes tensors."""
-    args = (input, weight, bias)
-    prepared = prepare_conv2d(*[_meta(torch, a) for a in args], stride, padding, dilation, groups)
-    spec = prepared[3]
+    return _tensor_call(
+        torch, "conv2d", lambda x, w, b: prepare_conv2d(x, w, b, stride, padding, dilation, groups),
+        (input, weight, bias), backend,
+    )  # fmt: skip
+
+
+def _tensor_call(torch, who: str, prepare, arrays: tuple, backend, batched=(0,)):
+    """Run a call whose arrays include torch tensors on a backend that takes tensors.
+
+    ``prepare(*arrays)`` validates (tensors replaced by zero-memory stand-ins) and returns
+    the normalised arrays (in the order of ``arrays``) and the spec; the tensors are
+    handed on as they are (the positions in ``batched`` get the batch axis an unbatched
+    call lacks).
+    """
+    *prepared, spec = prepare(*[_meta(torch, a, who) for a in arrays])
     impl = resolve(backend, spec)
     if not getattr(impl, "accepts_tensors", False):
         raise TypeError(
-            f"conv2d(): got a torch.Tensor, but the {getattr(impl, 'name', impl)!r} backend "
+            f"{who}(): got a torch.Tensor, but the {getattr(impl, 'name', impl)!r} backend "
             "computes on NumPy arrays; select the torch backend (backend='torch' or "
             "pyconv.use_backend('torch')) to keep tensors on their device, or pass "
             "tensor.numpy()"
         )
-    # tensors as given; arrays as prepare_conv2d normalised them (batched, native byte order)
-    arrays = zip(args, prepared[:3], strict=True)
-    x, w, b = (a if isinstance(a, torch.Tensor) else p for a, p in arrays)
-    if spec.unbatched and isinstance(x, torch.Tensor):
-        x = x.unsqueeze(0)
-    out = impl.conv2d(x, w, b, spec)
+    # tensors as given; arrays as the front end normalised them (batched, native byte order)
+    args = [a if isinstance(a, torch.Tensor) else p for a, p in zip(arrays, prepared, strict=True)]
+    if spec.unbatched:
+        for i in batched:
+            if isinstance(args[i], torch.Tensor):
+                args[i] = args[i].unsqueeze(0)
+    out = getattr(impl, spec.op)(*args, spec)
     return out[0] if spec.unbatched else out
+
+
+def call(who: str, prepare, arrays: tuple, backend) -> Any:
+    """Validate and run one call of any operation but conv2d's fast path.
+
+    Parameters
+    ----------
+    who : str
+        The function's name, for messages.
+    prepare : callable
+        ``prepare(*arrays)`` validates and returns the normalised arrays and the spec.
+    arrays : tuple
+        The call's array arguments (ndarrays, array-likes, tensors or None), in the order
+        of the backend method's arguments.
+    backend : str, backend object or None
+        The call's ``backend=``.
+    """
+    if any(is_dask_array(a) for a in arrays):
+        raise TypeError(
+            f"{who}(): got a dask.array.Array; pyconv computes Dask arrays with conv2d (and "
+            "Conv2d) only. Compute the array first (array.compute()) or use conv2d"
+        )
+    torch = torch_if_tensor(*arrays)
+    if torch is not None:
+        return _tensor_call(torch, who, prepare, arrays, backend)
+    *prepared, spec = prepare(*arrays)
+    out = getattr(resolve(backend, spec), spec.op)(*prepared, spec)
+    return out[0] if spec.unbatched else out
+
+
+def _conv_nd(n: int, input, weight, bias, stride, padding, dilation, groups, backend):
+    def prepare(x, w, b):
+        return prepare_conv(x, w, b, stride, padding, dilation, groups, ndim=n)
+
+    return call(f"conv{n}d", prepare, (input, weight, bias), backend)
+
+
+def _transpose_nd(n, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                  backend):  # fmt: skip
+    def prepare(x, w, b):
+        return prepare_conv_transpose(
+            x, w, b, stride, padding, output_padding, groups, dilation, ndim=n
+        )
+
+    return call(f"conv_transpose{n}d", prepare, (input, weight, bias), backend)
+
+
+_IntN = int | tuple[int, ...]
+
+
+def conv1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: _IntN = 1,
+    padding: _IntN | str = 0,
+    dilation: _IntN = 1,
+    groups: int = 1,
+    *,
+    backend=None,
+) -> np.ndarray:
+    r"""1-D cross-correlation with the semantics of ``torch.nn.functional.conv1d``.
+
+    .. math::
+
+        \text{out}[n, o, x] = \text{bias}[o] + \sum_{c, j}
+            \text{weight}[o, c, j] \cdot
+            \text{padded}[n, g \cdot C_{in}/G + c, x s + j d]
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, L) or (C_in, L)
+        float32 or float64, any memory layout, never modified.  A ``torch.Tensor`` is
+        accepted with the ``torch`` backend (the result is then a tensor).
+    weight : array_like, shape (C_out, C_in / groups, kL)
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int or (int,), default 1
+    padding : int, (int,), 'valid' or 'same', default 0
+        ``'same'`` (stride 1 only) puts the extra zero after when the total is odd.
+    groups : int, default 1
+    backend : str or backend object, optional
+        See :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, L_out) or (C_out, L_out)
+        ``L_out = floor((L + pad_before + pad_after - dilation (kL - 1) - 1) / stride) + 1``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`conv2d`, with torch's conv1d messages.
+
+    Examples
+    --------
+    A moving sum of three samples:
+
+    >>> import numpy as np, pyconv
+    >>> x = np.arange(6, dtype=np.float32).reshape(1, 6)
+    >>> pyconv.conv1d(x, np.ones((1, 1, 3), np.float32))
+    array([[ 3.,  6.,  9., 12.]], dtype=float32)
+    """
+    return _conv_nd(1, input, weight, bias, stride, padding, dilation, groups, backend)
+
+
+def conv3d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: _IntN = 1,
+    padding: _IntN | str = 0,
+    dilation: _IntN = 1,
+    groups: int = 1,
+    *,
+    backend=None,
+) -> np.ndarray:
+    r"""3-D cross-correlation with the semantics of ``torch.nn.functional.conv3d``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, D, H, W) or (C_in, D, H, W)
+        float32 or float64, any memory layout, never modified.
+    weight : array_like, shape (C_out, C_in / groups, kD, kH, kW)
+    bias : array_like, shape (C_out,), optional
+    stride, dilation : int or (int, int, int), default 1
+    padding : int, (int, int, int), 'valid' or 'same', default 0
+    groups : int, default 1
+    backend : str or backend object, optional
+        See :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, D_out, H_out, W_out) or (C_out, D_out, H_out, W_out)
+        Each spatial size by the formula of :func:`conv1d`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`conv2d`, with torch's conv3d messages.
+
+    Examples
+    --------
+    >>> import numpy as np, pyconv
+    >>> video = np.ones((3, 4, 8, 8), np.float32)           # (C, T, H, W), unbatched
+    >>> w = np.ones((2, 3, 3, 3, 3), np.float32) / 81
+    >>> pyconv.conv3d(video, w, padding=(0, 1, 1)).shape
+    (2, 2, 8, 8)
+    """
+    return _conv_nd(3, input, weight, bias, stride, padding, dilation, groups, backend)
+
+
+def _transpose_doc(n: int) -> str:
+    sp = {1: "L", 2: "H, W", 3: "D, H, W"}[n]
+    k = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}[n]
+    tup = {1: "(int,)", 2: "(int, int)", 3: "(int, int, int)"}[n]
+    return f"""Transposed {n}-D convolution: ``torch.nn.functional.conv_transpose{n}d``.
+
+    The adjoint of :func:`conv{n}d` with the same weight (the gradient of conv{n}d with
+    respect to its input): each input element scatters ``x * weight[c, :, *tap]`` to
+    ``i * stride - padding + tap * dilation`` of the result.  Note torch's argument order:
+    ``groups`` before ``dilation``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, {sp}) or (C_in, {sp})
+        float32 or float64, any memory layout, never modified.  A ``torch.Tensor`` is
+        accepted with the ``torch`` backend.
+    weight : array_like, shape (C_in, C_out / groups, {k})
+        Same dtype as ``input``.
+    bias : array_like, shape (C_out,), optional
+    stride : int or {tup}, default 1
+    padding : int or {tup}, default 0
+        ``dilation * (k - 1) - padding`` zeros are implicitly added on both sides of the
+        input: the full result is cropped by ``padding`` on both sides.  Strings are
+        refused, as torch refuses them.
+    output_padding : int or {tup}, default 0
+        Extra size added on one side of each output dimension (it only chooses among the
+        sizes a strided conv{n}d maps to the same shape); each must be smaller than the
+        stride or the dilation of its dimension.
+    groups : int, default 1
+    dilation : int or {tup}, default 1
+    backend : str or backend object, optional
+        See :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, {
+        sp.replace("D", "D_out").replace("H", "H_out").replace("W", "W_out").replace("L", "L_out")
+    }) or unbatched
+        ``out = (in - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1`` per
+        dimension.
+
+    Raises
+    ------
+    TypeError, ValueError
+        torch's checks and messages (``output padding must be smaller than either stride
+        or dilation ...``, ``... Output size is too small``, ...).
+    """
+
+
+def conv_transpose1d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: _IntN = 1,
+    padding: _IntN = 0,
+    output_padding: _IntN = 0,
+    groups: int = 1,
+    dilation: _IntN = 1,
+    *,
+    backend=None,
+) -> np.ndarray:
+    """Transposed 1-D convolution: ``torch.nn.functional.conv_transpose1d``."""
+    return _transpose_nd(
+        1, input, weight, bias, stride, padding, output_padding, groups, dilation, backend
+    )
+
+
+def conv_transpose2d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: _IntN = 1,
+    padding: _IntN = 0,
+    output_padding: _IntN = 0,
+    groups: int = 1,
+    dilation: _IntN = 1,
+    *,
+    backend=None,
+) -> np.ndarray:
+    """Transposed 2-D convolution: ``torch.nn.functional.conv_transpose2d``."""
+    return _transpose_nd(
+        2, input, weight, bias, stride, padding, output_padding, groups, dilation, backend
+    )
+
+
+def conv_transpose3d(
+    input: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: _IntN = 1,
+    padding: _IntN = 0,
+    output_padding: _IntN = 0,
+    groups: int = 1,
+    dilation: _IntN = 1,
+    *,
+    backend=None,
+) -> np.ndarray:
+    """Transposed 3-D convolution: ``torch.nn.functional.conv_transpose3d``."""
+    return _transpose_nd(
+        3, input, weight, bias, stride, padding, output_padding, groups, dilation, backend
+    )
+
+
+conv_transpose1d.__doc__ = _transpose_doc(1)
+conv_transpose2d.__doc__ = (
+    _transpose_doc(2)
+    + """
+    Examples
+    --------
+    A stride-2 decoder step doubles the size (``output_padding=1`` picks the even size):
+
+    >>> import numpy as np, pyconv
+    >>> x = np.ones((1, 8, 14, 14), np.float32)
+    >>> w = np.ones((8, 4, 3, 3), np.float32)
+    >>> pyconv.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1).shape
+    (1, 4, 28, 28)
+    """
+)
+conv_transpose3d.__doc__ = _transpose_doc(3)

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from PIL import Image as _PILImage
 
-__all__ = ["make_grid", "save_image", "to_pil_image"]
+__all__ = ["make_grid", "save_image", "to_pil_image", "x86_uint8"]
 
 #: A ``torch.Tensor``; not imported for typing either (torch is optional and heavy).
 _Tensor = Any
@@ -73,6 +73,34 @@ def _pil_from_array(npimg: np.ndarray, mode: str) -> _PILImage.Image:
     data = np.ascontiguousarray(npimg)
     size = (data.shape[1], data.shape[0])  # (width, height)
     return Image.frombytes(mode, size, data.tobytes(), "raw", mode, 0, 1)
+
+
+def x86_uint8(values: np.ndarray) -> np.ndarray:
+    """``values.astype(np.uint8)`` as NumPy does it on x86-64, on every platform.
+
+    torchvision's ``ToPILImage`` casts ``pic * 255`` to uint8 with NumPy, which leaves
+    out-of-range float-to-integer casts to the C compiler: x86-64 truncates to a 32-bit
+    integer (NaN, inf and anything beyond become 0x80000000) and keeps the low byte, so
+    values wrap modulo 256; aarch64 saturates instead (0 and 255).  pyconv writes the
+    x86-64 rule out, so that an image looks the same on a Raspberry Pi as on a PC, and
+    warns as NumPy does on x86-64 when a value is not finite.
+
+    Parameters
+    ----------
+    values : ndarray of floats
+
+    Returns
+    -------
+    ndarray of uint8, the same shape
+    """
+    t = np.trunc(np.asarray(values, dtype=np.float64))
+    finite = np.isfinite(t)
+    if not finite.all():
+        warnings.warn("invalid value encountered in cast", RuntimeWarning, stacklevel=3)
+    keep = finite & (t >= -(2.0**31)) & (t < 2.0**31)
+    out = np.zeros(t.shape, dtype=np.uint8)
+    out[keep] = (t[keep].astype(np.int64) & 255).astype(np.uint8)
+    return out
 
 
 def to_pil_image(
@@ -164,8 +192,8 @@ def to_pil_image(
     npimg = pic
 
     if np.issubdtype(npimg.dtype, np.floating) and mode != "F":
-        # torchvision's cast, verbatim: no rounding, no clipping (see Notes)
-        npimg = (npimg * 255).astype(np.uint8)
+        # torchvision's cast: no rounding, no clipping (see Notes)
+        npimg = x86_uint8(npimg * 255)
 
     if npimg.shape[2] == 1:
         expected_mode = None

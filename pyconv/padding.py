@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import _check_int64, _check_nbytes, _size
+from ._validation import _check_int64, _check_nbytes, _size, refuse_masked
 
 __all__ = ["PAD_MODES", "pad"]
 
@@ -37,7 +37,7 @@ PAD_MODES: dict[str, Literal["constant", "reflect", "edge", "wrap"]] = {
 def _pad_ints(pad) -> tuple[int, ...]:
     if isinstance(pad, (str, bytes)) or not isinstance(pad, (Sequence, np.ndarray)):
         raise TypeError(
-            f"pad(): argument 'pad' must be a tuple of ints, but got {type(pad).__name__}"
+            f"pad(): argument 'pad' (position 2) must be tuple of ints, not {type(pad).__name__}"
         )
     out = []
     for i, v in enumerate(pad):
@@ -47,8 +47,8 @@ def _pad_ints(pad) -> tuple[int, ...]:
             out.append(operator.index(v))
         except TypeError:
             raise TypeError(
-                f"pad(): argument 'pad' must be tuple of ints, but found element of type "
-                f"{type(v).__name__} at pos {i}"
+                f"pad(): argument 'pad' (position 2) must be tuple of ints, but found element "
+                f"of type {type(v).__name__} at pos {i}"
             ) from None
         _check_int64(out[-1], "pad", who="pad")
     return tuple(out)
@@ -89,7 +89,8 @@ def pad(
         dimension, an unsupported rank for the mode, an unknown mode, ``value`` with a
         mode other than constant, or a crop that leaves a negative size.
     TypeError
-        Non-integer pad values.
+        Non-integer pad values; a ``numpy.ma.MaskedArray`` input (its mask would be
+        ignored).
 
     Examples
     --------
@@ -102,6 +103,7 @@ def pad(
     >>> pyconv.pad(x, (2, 1), mode="circular")[0, 0]
     array([3., 4., 1., 2., 3., 4., 1.])
     """
+    refuse_masked(input, "input", "pad")
     x = np.asarray(input)
     widths, out_shape = pad_plan(x.shape, pad, mode, value, itemsize=x.dtype.itemsize)
     k = len(pad) // 2  # number of padded (trailing) axes; pad_plan checked the values

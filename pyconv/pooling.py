@@ -173,7 +173,9 @@ def _batched(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _pool_args(fn, kernel_size, stride, padding, dilation=None):
+def _pool_args(
+    fn: str, kernel_size: object, stride: object, padding: object, dilation: object = None
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
     """Read kernel_size, stride (default: the kernel), padding, dilation with torch's checks."""
     k = _ints(kernel_size, "kernel_size", fn, 2)
     s = () if stride is None else _ints(stride, "stride", fn, 3)
@@ -244,9 +246,9 @@ def max_pool2d(
     if x.ndim not in (3, 4):
         raise ValueError("non-empty 3D or 4D (batch mode) tensor expected for input")
     ceil = bool(ceil_mode)
-    out_hw = tuple(
-        _output_size(x.shape[-2 + i], kernel[i], pads[i], strides[i], dils[i], ceil)
-        for i in range(2)
+    out_hw = (
+        _output_size(x.shape[-2], kernel[0], pads[0], strides[0], dils[0], ceil),
+        _output_size(x.shape[-1], kernel[1], pads[1], strides[1], dils[1], ceil),
     )
     _shape_check(x, kernel, strides, pads, dils, out_hw)
     unbatched = x.ndim == 3
@@ -256,8 +258,9 @@ def max_pool2d(
     )  # fmt: skip
     if unbatched:
         y = y[0]
-        idx = idx[0] if idx is not None else None
-    return (y, idx) if return_indices else y
+    if idx is None:  # the kernel returns indices exactly when asked to
+        return y
+    return (y, idx[0] if unbatched else idx)
 
 
 def avg_pool2d(
@@ -312,8 +315,9 @@ def avg_pool2d(
     if x.ndim < 3:  # torch: an IndexError from size(-3); its shape check's words instead
         raise ValueError(_rank_message(x.shape))
     ceil = bool(ceil_mode)
-    out_hw = tuple(
-        _output_size(x.shape[-2 + i], kernel[i], pads[i], strides[i], 1, ceil) for i in range(2)
+    out_hw = (
+        _output_size(x.shape[-2], kernel[0], pads[0], strides[0], 1, ceil),
+        _output_size(x.shape[-1], kernel[1], pads[1], strides[1], 1, ceil),
     )
     _shape_check(x, kernel, strides, pads, (1, 1), out_hw)
     y = _pool.avg_pool2d(
@@ -323,7 +327,7 @@ def avg_pool2d(
     return y[0] if x.ndim == 3 else y
 
 
-def _adaptive_output_size(fn: str, output_size, x: np.ndarray) -> tuple:
+def _adaptive_output_size(fn: str, output_size, x: np.ndarray) -> tuple[int, ...]:
     """Read output_size as torch's ``_list_with_default``: None entries mean 'as is'."""
     if isinstance(output_size, (tuple, list)):
         if x.ndim <= len(output_size):
@@ -469,10 +473,10 @@ def max_pool1d(
     """
     fn = "max_pool1d"
     x = _as_input(input, fn)
-    k = _ints(kernel_size, "kernel_size", fn, 2)
-    s = () if stride is None else _ints(stride, "stride", fn, 3)
-    p = _ints(padding, "padding", fn, 4)
-    d = _ints(dilation, "dilation", fn, 5)
+    ks = _ints(kernel_size, "kernel_size", fn, 2)
+    ss = () if stride is None else _ints(stride, "stride", fn, 3)
+    ps = _ints(padding, "padding", fn, 4)
+    ds = _ints(dilation, "dilation", fn, 5)
     s0 = x.shape
     if not (
         (x.ndim == 2 and s0[0] != 0 and s0[1] != 0) or (x.ndim == 3 and s0[1] != 0 and s0[2] != 0)
@@ -481,13 +485,13 @@ def max_pool1d(
             "max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
             f"for input, but got:{_size(s0)}"
         )
-    _check_1d(fn, "kernel_size", k, "an int, list of ints or tuple of ints")
-    if len(s) > 1:
-        _check_1d(fn, "stride", s, "None, an int, list of ints, or tuple of ints")
-    _check_1d(fn, "padding", p, "an int, list of ints, or tuple of ints")
-    _check_1d(fn, "dilation", d, "an int, list of ints or tuple of ints")
-    (k,), (p,), (d,) = k, p, d
-    s = s[0] if s else k
+    _check_1d(fn, "kernel_size", ks, "an int, list of ints or tuple of ints")
+    if len(ss) > 1:
+        _check_1d(fn, "stride", ss, "None, an int, list of ints, or tuple of ints")
+    _check_1d(fn, "padding", ps, "an int, list of ints, or tuple of ints")
+    _check_1d(fn, "dilation", ds, "an int, list of ints or tuple of ints")
+    (k,), (p,), (d,) = ks, ps, ds
+    s = ss[0] if ss else k
     if k <= 0:
         raise ValueError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
     if s <= 0:
@@ -512,7 +516,9 @@ def max_pool1d(
     )
     shape = (*x.shape[:-1], out)
     y = y.reshape(shape)
-    return (y, idx.reshape(shape)) if return_indices else y
+    if idx is None:  # the kernel returns indices exactly when asked to
+        return y
+    return (y, idx.reshape(shape))
 
 
 def avg_pool1d(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,8 +17,9 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import _core
 from pyconv._bench import machine, report, runner
-from pyconv._bench.zoo import ZOO, describe, flops, make_case
+from pyconv._bench.zoo import FAMILY, NAMES, ZOO, describe, flops, make_call, make_case
 from pyconv.cli import main
 
 PEAK = machine.peak_per_core()  # the bench's default peaks
@@ -157,9 +159,8 @@ def test_peaks_given_on_the_command_line(tmp_path, capsys, given, source):
             assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / peak)
 
 
+@pytest.mark.torch
 def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
-    torch = pytest.importorskip("torch")
-    del torch
     path = tmp_path / "b.json"
     status, out, _ = run_cli(
         capsys, *QUICK, "--filter", "seed_k3", "--backends", "cython", "--json", str(path)
@@ -181,6 +182,32 @@ def test_arithmetic_ratio_gflops_peak(tmp_path, capsys):
         assert cells.split()[-2] == f"{c['vs_torch']:.2f}"  # ... t_torch/t, load
         assert report.fmt_time(c["seconds"]) in cells
         assert report.fmt_gflops(c["gflops"]) in cells
+
+
+def test_quick_checks_the_small_shapes_only(capsys, monkeypatch):
+    # the exact result of a large shape takes seconds: --quick leaves those rows unchecked,
+    # and says so; every method still runs on every shape
+    computed = []
+    real = runner._exact
+    monkeypatch.setattr(
+        runner, "_exact", lambda op, args, kw: computed.append(args[0].shape) or real(op, args, kw)
+    )
+    large = "dw128_56_b8"  # 58 MFLOP, but quick to run once
+    assert flops("dw512_14") / 1e6 <= runner.QUICK_CHECK_MFLOP < flops(large) / 1e6
+    args = ("--filter", f"seed_k1,dw512_14,{large}", "--backends", "cython")
+    status, out, _ = run_cli(capsys, *QUICK, *args)
+    assert status == 0
+    assert {row.split()[0] for row in table_lines(out)[1:]} == {"seed_k1", "dw512_14", large}
+    assert computed == [make_case(n)[0].shape for n in ("seed_k1", "dw512_14")]
+    assert "every output within its backend's contract" in out
+    assert "; 1 row(s) above 10 MFLOP not checked (--quick" in out
+    assert "its time is no measurement" in out  # what --quick measures: nothing
+
+
+def test_settings_check_every_shape_unless_quick():
+    assert runner.Settings(peak_f32=1, peak_f64=1).checks(1e9)
+    assert not runner.Settings.quick(peak_f32=1, peak_f64=1).checks(runner.QUICK_CHECK_MFLOP + 1)
+    assert not runner.Settings.quick(peak_f32=1, peak_f64=1, check=False).checks(0.001)
 
 
 def test_markdown_format(capsys):
@@ -276,16 +303,17 @@ def test_unwritable_json_fails_before_running(tmp_path, capsys):
 def test_list_shapes(capsys):
     status, out, _ = run_cli(capsys, "bench", "--list")
     assert status == 0
-    assert [ln.split()[0] for ln in out.splitlines()] == list(ZOO)
+    assert [ln.split()[0] for ln in out.splitlines()] == list(NAMES) == [*ZOO, *FAMILY]
     assert "1x64x56x56 * 64x64x3x3 p1 float32" in out
+    assert "conv_transpose2d 1x128x28x28 * 128x64x3x3 s2 p1 op1 float32" in out
 
 
 def test_help_says_where_the_peak_comes_from_and_what_runs(capsys):
     status, out, _ = run_cli(capsys, "bench", "--help")
     assert status == 0
     out = " ".join(out.split())  # argparse wraps the help to the terminal's width
-    assert f"default: {PEAK.float32:g}, {PEAK.source}" in out
-    assert f"default: {PEAK.float64:g}, {PEAK.source}" in out
+    assert out.count("(default: measured at the start of the run, a short multiply-add probe") == 2
+    assert "--isa {" in out
     assert "except 'numpy'" in out
     assert "--quick" in out
     run_cli(capsys, "--help")  # the command is listed
@@ -417,15 +445,18 @@ def test_parse_threads():
 
 
 def test_filters_substrings_globs_and_comma_lists():
-    assert runner.select_cases([]) == list(ZOO)
+    assert runner.select_cases([]) == list(NAMES)
     assert runner.select_cases(["seed"]) == SEED
     assert runner.select_cases(runner.parse_list(["seed_k1,overhead", "seed_k1"])) == [
         "seed_k1",
         "overhead_8x8",
     ]
     assert runner.select_cases(["r50_*_b1"]) == [
-        n for n in ZOO if n.startswith("r50") and n.endswith("_b1")
+        n for n in NAMES if n.startswith("r50") and n.endswith("_b1")
     ]
+    assert runner.select_cases(["*grad*"]) == [
+        "r50_l2_3x3_dgrad_b1", "r50_l2_3x3_dgrad_b8", "r50_l2_3x3_wgrad_b1", "r50_l2_3x3_wgrad_b8"
+    ]  # fmt: skip
     assert runner.select_cases(["*f64"]) == [n for n in ZOO if n.endswith("f64")]
     with pytest.raises(ValueError, match="'zzz' matches no shape"):
         runner.select_cases(["seed", "zzz"])
@@ -439,6 +470,38 @@ def test_zoo_flops_and_cases():
     assert b is None
     assert kw == {"stride": 2, "padding": 1, "dilation": 1, "groups": 64}
     assert describe("dil2_64_56") == "1x64x56x56 * 64x64x3x3 p2 d2 float32"
+
+
+def test_family_rows_are_the_issues_layers():
+    # the layer-2 3x3 convolution of ResNet-50 and its gradients: the same multiply-adds
+    forward = flops("r50_l2_3x3_b8")
+    assert flops("r50_l2_3x3_dgrad_b8") == flops("r50_l2_3x3_wgrad_b8") == forward
+    assert flops("r50_l2_3x3_dgrad_b1") == flops("r50_l2_3x3_b1")
+    op, args, kw = make_call("r50_l2_3x3_wgrad_b8")
+    assert op == "conv2d_weight"
+    assert args[0].shape == args[2].shape == (8, 128, 28, 28)
+    assert args[1] == (128, 128, 3, 3)
+    assert kw == {"padding": 1}
+    op, args, kw = make_call("convT2d_s2_decoder_b1")
+    assert pyconv.conv_transpose2d(*args, **kw).shape == (1, 64, 56, 56)  # 28 -> 56
+    assert flops("convT2d_s2_decoder_b1") == 2 * 128 * 28 * 28 * 64 * 9
+    assert flops("conv1d_audio_b4") == 2 * 4 * 64 * 8000 * 64 * 9
+    assert make_call("conv3d_video_b1")[1][0].shape == (1, 64, 8, 56, 56)
+    assert make_call("seed_k1")[0] == "conv2d"
+
+
+def test_family_rows_run_and_are_checked(capsys):
+    status, out, _ = run_cli(
+        capsys, *QUICK, "--filter", "convT2d_s2_decoder_b1,r50_l2_3x3_wgrad_b1",
+        "--backends", "cython,numpy",
+    )  # fmt: skip
+    assert status == 0, out
+    rows = {ln.split()[0]: ln for ln in table_lines(out)[1:]}
+    assert set(rows) == {"convT2d_s2_decoder_b1", "r50_l2_3x3_wgrad_b1"}
+    assert "WRONG" not in out
+    cells = rows["r50_l2_3x3_wgrad_b1"].split()
+    # every method ran on the weight gradient: cython's compiled kernel, numpy, torch
+    assert "-" not in cells
 
 
 def test_benchmarks_shapes_reexports_the_zoo():
@@ -524,3 +587,53 @@ def test_a_backend_that_fails_after_the_warm_up_is_reported_not_fatal():
     assert (r["flaky"].seconds, r["flaky"].rounds) == (None, [])
     assert r["cython"].seconds is not None
     assert len(r["cython"].rounds) == 3
+
+
+# ---- the peak and --isa -------------------------------------------------------------------
+
+
+def test_the_peak_is_measured_for_the_variant_in_use():
+    assert 0 < PEAK.float64 < float("inf")
+    assert 0 < PEAK.float32 < float("inf")
+    assert PEAK.source.startswith(f"measured here: the {_core.isa()} kernels'")
+    assert machine.peak_per_core() is PEAK  # measured once per variant and process
+
+
+@pytest.mark.spawns_python
+def test_isa_reruns_the_same_bench_in_a_child_capped_to_that_variant(tmp_path):
+    # baseline runs on every CPU; the child's header shows both caps
+    path = tmp_path / "b.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyconv", *QUICK, "--isa", "baseline", "--filter", "seed_k1",
+         "--backends", "cython", "--json", str(path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel ISA baseline" in proc.stdout
+    assert "PYCONV_ISA=baseline" in proc.stdout
+    assert "ONEDNN_MAX_CPU_ISA=SSE41" in proc.stdout
+    assert "measured here: the baseline kernels'" in proc.stdout
+    data = json.loads(path.read_text())
+    assert data["machine"]["core"]["isa"] == "baseline"
+
+
+def test_isa_child_gets_every_other_option():
+    from pyconv._bench.command import _child_argv
+    from pyconv.cli import _build_parser
+
+    argv = ["bench", "--threads", "1,2", "--filter", "r50", "--filter", "dw*", "--backends",
+            "cython", "--rounds", "4", "--budget", "0.5", "--json", "x.json", "--peak-f32",
+            "100.0", "--format", "markdown", "--no-check", "--no-progress", "--quick"]  # fmt: skip
+    parser = _build_parser()
+    args = parser.parse_args([*argv, "--isa", "baseline"])
+    again = parser.parse_args(_child_argv(args))
+    assert {**vars(again), "isa": "baseline"} == vars(args)
+
+
+def test_isa_this_cpu_cannot_run_is_a_usage_error(capsys):
+    missing = [name for name, _detail, ok in _core.isas() if not ok]
+    if not missing:
+        pytest.skip("this CPU runs every variant")
+    status, _out, err = run_cli(capsys, *QUICK, "--isa", missing[0])
+    assert status == 2
+    assert f"this CPU cannot run the {missing[0]} kernels" in err

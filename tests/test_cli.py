@@ -76,6 +76,7 @@ def _have_pil() -> bool:
     return True
 
 
+@pytest.mark.spawns_python
 def test_demo_as_a_module_in_a_subprocess(tmp_path):
     pytest.importorskip("PIL")
     proc = subprocess.run(
@@ -166,6 +167,7 @@ def test_unknown_backend_is_one_line_and_status_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.spawns_python
 def test_unknown_backend_in_a_subprocess(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pyconv", "demo", "--backend", "nope", "--out", str(tmp_path)],
@@ -216,6 +218,7 @@ def test_help(capsys):
     assert "ToPILImage" in out
 
 
+@pytest.mark.spawns_python
 def test_help_in_a_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "pyconv", "--help"], capture_output=True, text=True, timeout=120

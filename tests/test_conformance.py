@@ -30,6 +30,7 @@ from pyconv.testing import (
     check_backend,
     collect_cases,
     conformance_cases,
+    exact_op,
     load_golden,
     run_case,
 )
@@ -69,9 +70,12 @@ def test_every_available_backend_is_checked():
 
 def test_golden_data_contents():
     data = load_golden()
-    assert 150 <= len(data.cases) <= 250
-    assert len(data.errors) >= 30
+    conv2d = [c for c in data.cases if c.op == "conv2d"]
+    assert 150 <= len(conv2d) <= 250
+    assert len([e for e in data.errors if e.op == "conv2d"]) >= 30
     assert data.torch_version
+    assert [f for f, _, _ in data.sources] == ["golden.json", "family.json"]
+    assert all(v == data.torch_version for _, v, _ in data.sources)
     ids = {c.id for c in data.cases}
     for must in (
         "golden-article-dark-line",
@@ -90,8 +94,39 @@ def test_golden_data_contents():
     assert {c.dtype.name for c in data.cases} == {"float32", "float64"}
     assert {e.error for e in data.errors} == {ValueError, TypeError}
     for c in data.cases:
-        assert not c.x.flags.writeable  # shared, so never handed to a backend as is
+        for a in c.arrays:
+            assert a is None or not a.flags.writeable  # shared: never handed on as is
         assert c.expected.dtype == np.float64
+
+
+def test_family_golden_data_covers_every_operation():
+    data = load_golden()
+    for op in pyconv.OPERATIONS:
+        cases = [c for c in data.cases if c.op == op]
+        assert len(cases) >= 3, op
+        assert {c.dtype.name for c in cases} == {"float32", "float64"}, op
+    assert {e.op for e in data.errors} >= {"conv1d", "conv3d", "conv_transpose2d",
+                                             "conv2d_input", "conv2d_weight"}  # fmt: skip
+    ids = {c.id for c in data.cases}
+    for must in ("golden-ct1d-s3-k2", "golden-ct1d-op-below-dilation", "golden-ct2d-unbatched",
+                 "golden-gi2d-s2", "golden-gw2d-batch0", "golden-conv3d-unbatched"):  # fmt: skip
+        assert must in ids
+
+
+def test_family_k_is_the_reduction_length_pyconv_computes():
+    # tools/make_golden_family.py computes K on its own; pyconv.testing.reduction_length
+    # must agree for every case, and K must be the true count of products of one output
+    from pyconv.testing import reduction_length
+    from pyconv.testing._cases import OpCall
+
+    for c in load_golden().cases:
+        if c.op != "conv2d":
+            spec = OpCall(c.op, c.args(), c.params).spec()
+            assert reduction_length(spec) == c.K, c.id
+    # counted by brute force for a transposed case: stride 3, kernel 2 (phases of 1 and 0
+    # taps) and a stride-4 dilation-2 one (2 taps of 4 per phase)
+    assert load_golden().case("golden-ct1d-s3-k2").K == 2 * 1
+    assert load_golden().case("golden-ct1d-s4-d2").K == 2 * 2
 
 
 def test_golden_data_is_small():
@@ -102,10 +137,8 @@ def test_golden_data_is_small():
 def test_float64_golden_results_are_exact():
     # fixed-point inputs: every partial sum is exact in float64, in any order
     for c in load_golden().cases:
-        if c.dtype == np.float64 and c.x.size:
-            x, w, b, spec = pyconv._validation.prepare_conv2d(c.x, c.w, c.b, **c.params)
-            exact = accumulate(x, w, b, spec, np.longdouble)
-            exact = exact[0] if spec.unbatched else exact
+        if c.dtype == np.float64 and c.expected.size:
+            exact = exact_op(c.op, *c.args(), **c.params)[0]
             np.testing.assert_array_equal(exact.astype(np.float64), c.expected, err_msg=c.id)
 
 
@@ -411,6 +444,68 @@ def test_report_is_readable():
 
 
 # ---------------------------------------------------------------------------------------
+# The rest of the family: wrong backends are caught, undeclared operations skipped
+
+
+class _Family:
+    """The reference for every operation, declared as such."""
+
+    capabilities = Capabilities(operations=tuple(pyconv.OPERATIONS))
+
+    def __init__(self):
+        from pyconv._backends import numpy as ref
+
+        self.ref = ref
+        for op in pyconv.OPERATIONS:
+            kind = pyconv._validation.split_operation(op)[0]
+            if not hasattr(type(self), op):
+                setattr(self, op, getattr(ref, kind))
+
+
+class TransposeIgnoresOutputPadding(_Family):
+    name = "ignores-output-padding"
+
+    def conv_transpose2d(self, x, w, b, spec):  # right size, wrong placement of the extra row
+        out = self.ref.conv_transpose(x, w, b, spec._replace(output_padding=(0, 0)))
+        return np.pad(out, [(0, 0), (0, 0)] + [(o, 0) for o in spec.output_padding])
+
+
+class WeightGradIgnoresStride(_Family):
+    name = "weight-grad-ignores-stride"
+
+    def conv2d_weight(self, x, g, spec):
+        return self.ref.conv_weight(x[..., :: spec.stride[0], :: spec.stride[1]], g,
+                                    spec._replace(stride=(1, 1)))  # fmt: skip
+
+
+def test_family_golden_cases_catch_wrong_backends():
+    bad = check_backend(TransposeIgnoresOutputPadding())
+    assert "golden-ct2d-mixed" in _failed(bad)
+    assert all("ct2d" in cid or "conv_transpose2d" in cid for cid in _failed(bad))
+    bad = check_backend(WeightGradIgnoresStride())
+    assert {"golden-gw2d-s2", "golden-gw2d-s3-k2"} <= _failed(bad)
+    assert "golden-gw2d-k3-p1" not in _failed(bad)  # stride 1: right
+
+
+def test_family_cases_of_undeclared_operations_are_skipped():
+    r = check_backend(_Base())  # conv2d only
+    assert r.ok
+    skipped = dict(r.skipped)
+    assert skipped["golden-ct2d-s2-p1"] == (
+        "not declared: it does not implement conv_transpose2d (it implements conv2d)"
+    )
+    assert "golden-conv1d-k3" in skipped
+    assert "error-conv1d-rank4" not in skipped  # the front end's errors apply to everyone
+    assert "prop-adjoint-conv_transpose2d-float32" in skipped
+
+
+def test_family_reference_passes_everything():
+    r = check_backend(_Family())
+    assert r.ok, r.summary()
+    assert not r.skipped
+
+
+# ---------------------------------------------------------------------------------------
 # Missing or damaged data fails loudly, and is never regenerated
 
 
@@ -419,6 +514,18 @@ def test_missing_data_file_fails_loudly(tmp_path, monkeypatch):
     with pytest.raises(GoldenDataError, match=r"golden\.json.* is missing.*make_golden\.py"):
         check_backend("numpy")
     assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def test_missing_family_data_fails_loudly(tmp_path, monkeypatch):
+    shipped = _golden.DATA_DIR
+    for name in ("golden.json", "golden.npz"):
+        shutil.copy(shipped / name, tmp_path)
+    monkeypatch.setattr(_golden, "DATA_DIR", tmp_path)
+    with pytest.raises(GoldenDataError, match=r"family\.json.* is missing.*make_golden\.py"):
+        check_backend("numpy")
+    shutil.copy(shipped / "family.json", tmp_path)
+    with pytest.raises(GoldenDataError, match=r"family\.npz.* is missing"):
+        check_backend("numpy")
 
 
 def test_missing_arrays_file_fails_loudly(tmp_path, monkeypatch):
@@ -493,7 +600,7 @@ def test_cli_check_options(capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
-@pytest.mark.skipif("torch" not in AVAILABLE, reason="torch is not installed")
+@pytest.mark.torch
 def test_cli_check_with_an_option(capsys):
     assert main(["check", "torch", "--option", "device=cpu"]) == 0
     assert "skipped" in capsys.readouterr().out  # torch declares no determinism

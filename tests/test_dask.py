@@ -18,6 +18,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -323,6 +324,7 @@ def test_backend_is_chosen_when_the_graph_is_built(rng, monkeypatch):
     np.testing.assert_array_equal(y.compute(scheduler="sync"), 3.0)
 
 
+@pytest.mark.spawns_python
 def test_dask_and_pyconv_dask_are_imported_only_when_a_dask_array_comes():
     code = """
 import sys, numpy, pyconv
@@ -364,6 +366,7 @@ def client():
 CLUSTER_CALLS = [CALLS[1], CALLS[3], CALLS[8], CALLS[10]]
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("chunking", ["uneven", "pixels"])
 @pytest.mark.parametrize("call", CLUSTER_CALLS, ids=_ids(CLUSTER_CALLS))
 def test_cluster_grid(client, call, chunking, rng):
@@ -373,6 +376,7 @@ def test_cluster_grid(client, call, chunking, rng):
     _check(y, x, w, b, kw, scheduler=lambda y: client.compute(y, sync=True))
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("mode", MODES[1:])
 def test_cluster_layer_padding_modes(client, mode, rng):
     x = rng.standard_normal(SHAPE).astype(np.float64)
@@ -382,6 +386,7 @@ def test_cluster_layer_padding_modes(client, mode, rng):
     assert_conv_close(got, padded, layer.weight, layer.bias, layer.stride)
 
 
+@pytest.mark.spawns_python
 def test_cluster_backend_travels(client, rng):
     x, w, b, kw = _case(rng, (3, 4, 3, 3), {"padding": 1})
     xd = da.from_array(x, chunks=5)
@@ -445,3 +450,46 @@ def test_larger_than_memory_example(client, tmp_path):
     assert max(peaks.values()) < MEMORY_LIMIT, peaks
     disk = client.run(spilled)
     assert sum(disk.values()) < stats["input_bytes"] / 10, disk
+
+
+def _example_module():
+    if not EXAMPLE.exists():
+        pytest.skip("examples/ is not next to the tests (installed test run)")
+    pytest.importorskip("zarr")
+    spec = importlib.util.spec_from_file_location("dask_large_image", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example
+
+
+SMALL = ["--threads", "--size", "384", "--chunk", "128", "--channels", "1"]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["ok", "failing"])
+def test_example_removes_its_temporary_stores(tmp_path, monkeypatch, capsys, fails):
+    example = _example_module()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes its folder
+    if fails:  # removed however the run ends
+        monkeypatch.setattr(example, "run", _raise_after_writing)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            example.main(SMALL)
+    else:
+        assert example.main(SMALL) == 0
+        assert "tiles checked" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def _raise_after_writing(workdir, **kwargs):
+    pathlib.Path(workdir, "input.zarr").mkdir()
+    raise RuntimeError("interrupted")
+
+
+@pytest.mark.parametrize("how", ["--keep", "--out"])
+def test_example_keeps_the_stores_when_asked(tmp_path, monkeypatch, capsys, how):
+    example = _example_module()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    args = [how] if how == "--keep" else [how, str(tmp_path / "mine")]
+    assert example.main([*SMALL, *args]) == 0
+    (kept,) = tmp_path.iterdir()
+    assert sorted(p.name for p in kept.iterdir()) == ["input.zarr", "output.zarr"]
+    assert f"stores: {kept}" in capsys.readouterr().out

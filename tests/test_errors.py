@@ -3,26 +3,33 @@
 pyconv raises ``ValueError`` for bad values and shapes and ``TypeError`` for bad types and
 dtypes (torch raises ``RuntimeError`` for most of them); the message starts with torch's
 text where torch has one, possibly followed by a hint.  Every case here runs the same call
-through ``torch.nn.functional.conv2d`` and compares with torch's first line, so a change of
-wording in a future torch shows up here.
+through ``torch.nn.functional.conv2d`` (torch 2.13, as pinned in .ci/run) and compares with
+torch's first line, so a change of wording in a future torch shows up here, and
+``test_every_raise_is_compared_with_torch`` checks that the cases reach every ``raise`` of
+``pyconv/_validation.py``: no message is left to be compared by eye.
 
-torch's message depends on which of its CPU paths it picks.  For float32 with batch >= 2
-it takes oneDNN (mkldnn), which checks the dtypes and the dilation in the front end:
-``Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) ...`` and
-``non-positive dilation is not supported``.  With batch 1 the same mistakes give
-``expected scalar type Float but found Double`` and ``dilation should be greater than
-zero, but got [0, 0]`` from the slow path; pyconv has one text for each mistake whatever
-the shape, so the cases that compare with torch's front-end text use batch 2.  The
-opposite holds for a zero-size kernel: batch 1 gives torch's readable message, batch 2 an
-internal oneDNN error.
+torch's message depends on which of its CPU paths it picks.  Its own kernels (float64,
+batch 1, unbatched input: most calls) say ``expected scalar type Float but found Double``
+and ``dilation should be greater than zero, but got [0, 0]``; for float32 with batch >= 2
+it takes oneDNN, whose front end says ``Input type (torch.FloatTensor) and weight type
+(torch.DoubleTensor) should be the same or input should be a MKLDNN tensor ...`` and
+``non-positive dilation is not supported``, and reports a zero-size kernel as an internal
+primitive-descriptor error.  pyconv has one text for each mistake whatever the shape, that
+of torch's own kernels, so these tests ask torch with oneDNN switched off
+(``test_onednn_words_three_mistakes_differently`` pins the other wording).
 """
 
 from __future__ import annotations
+
+import contextlib
+import re
+import warnings
 
 import numpy as np
 import pytest
 
 import pyconv
+import pyconv._validation
 
 F32, F64 = np.float32, np.float64
 
@@ -32,16 +39,26 @@ def z(*shape, dtype=F32):
 
 
 def _torch_message(torch, args, kwargs, expected_type=None) -> str:
-    """Run the call through torch; return the first line of the error it raises."""
+    """Run the call through torch's own kernels; return the first line of its error."""
     targs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
     tkwargs = {
         k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()
     }
-    with pytest.raises(Exception) as info:  # noqa: PT011 - torch's type varies; checked below
+    with pytest.raises(Exception) as info, _without_onednn(torch):  # noqa: PT011 - checked below
         torch.nn.functional.conv2d(*targs, **tkwargs)
     if expected_type is not None:
         assert isinstance(info.value, expected_type), info.value
     return str(info.value).splitlines()[0]
+
+
+@contextlib.contextmanager
+def _without_onednn(torch):
+    """torch with its oneDNN path off: the messages of its own kernels (module docstring)."""
+    with warnings.catch_warnings():
+        # torch warns about TF32 on Intel GPUs whenever the oneDNN flags are set
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def _pyconv_error(backend, args, kwargs, exc_type) -> str:
@@ -205,6 +222,20 @@ TORCH_CASES = [
         ValueError,
         "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 3",
     ),
+    (
+        "kernel-0-batch-2",
+        (z(2, 4, 7, 9), z(6, 4, 0, 0)),
+        {},
+        ValueError,
+        "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 0",
+    ),
+    (
+        "kernel-3x0-batch-2",
+        (z(2, 4, 7, 9), z(6, 4, 3, 0)),
+        {},
+        ValueError,
+        "kernel size should be greater than zero, but got kernel_height: 3 kernel_width: 0",
+    ),
     # stride, padding, dilation values
     (
         "stride-0",
@@ -253,14 +284,28 @@ TORCH_CASES = [
         (z(2, 4, 7, 9), z(6, 4, 3, 3)),
         {"dilation": 0},
         ValueError,
-        "non-positive dilation is not supported",
+        "dilation should be greater than zero, but got [0, 0]",
     ),
     (
         "dilation-(1,0)",
         (z(2, 4, 7, 9), z(6, 4, 3, 3)),
         {"dilation": (1, 0)},
         ValueError,
-        "non-positive dilation is not supported",
+        "dilation should be greater than zero, but got [1, 0]",
+    ),
+    (
+        "dilation-0-batch-1",
+        (z(1, 4, 7, 9), z(6, 4, 3, 3)),
+        {"dilation": 0},
+        ValueError,
+        "dilation should be greater than zero, but got [0, 0]",
+    ),
+    (
+        "dilation-(0,1)-unbatched",
+        (z(4, 7, 9), z(6, 4, 3, 3)),
+        {"dilation": (0, 1)},
+        ValueError,
+        "dilation should be greater than zero, but got [0, 1]",
     ),
     (
         "dilation-negative",
@@ -282,6 +327,14 @@ TORCH_CASES = [
         {"dilation": (0, -1)},
         ValueError,
         "dilation should be greater than zero",
+    ),
+    (
+        "padding-2**62",
+        (z(2, 4, 7, 9), z(6, 4, 3, 3)),
+        {"padding": (1, 2**62)},
+        ValueError,
+        "Given padding=4611686018427387904 at dimension 1 , expected padding to be at most "
+        "4611686018427387903",
     ),
     # stride / padding / dilation of the wrong length
     (
@@ -386,14 +439,34 @@ TORCH_CASES = [
         ValueError,
         "padding='same' is not supported for strided convolutions",
     ),
-    # dtype mismatches (batch 2: torch's front-end text, see the module docstring)
+    # dtype mismatches, both ways round
     (
-        "weight-dtype",
+        "weight-dtype-f32-f64",
         (z(2, 4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
         {},
         TypeError,
-        "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the same "
-        "or input should be a MKLDNN tensor and weight is a dense tensor",
+        "expected scalar type Float but found Double",
+    ),
+    (
+        "weight-dtype-f64-f32",
+        (z(2, 4, 7, 9, dtype=F64), z(6, 4, 3, 3)),
+        {},
+        TypeError,
+        "expected scalar type Double but found Float",
+    ),
+    (
+        "weight-dtype-batch-1",
+        (z(1, 4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
+        {},
+        TypeError,
+        "expected scalar type Float but found Double",
+    ),
+    (
+        "weight-dtype-unbatched",
+        (z(4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
+        {},
+        TypeError,
+        "expected scalar type Float but found Double",
     ),
     (
         "bias-dtype-f32-f64",
@@ -747,99 +820,146 @@ def test_first_problem_reported_like_torch(backend, torch, args, kwargs, exc_typ
 
 
 # --------------------------------------------------------------------------------------
-# Where torch's message is unhelpful or path-dependent: pyconv's own text; torch also fails.
+# Where torch has no text for the mistake, or a misleading one: pyconv's own text, pinned.
+# The last field is what torch does with the same call: the exception type it raises too,
+# None where it accepts the call (a documented difference, docs/semantics.md), or why it
+# is not asked.
 # --------------------------------------------------------------------------------------
 
+_3D_WEIGHT = (
+    "Expected 4-dimensional weight (out_channels, in_channels/groups, kH, kW) for conv2d, "
+    "but got {}-dimensional weight of size {}"
+)
+
 PYCONV_ONLY_CASES = [
-    # torch (oneDNN, batch >= 2) reports an internal primitive-descriptor error here
-    (
-        "kernel-0-batch-2",
-        (z(2, 4, 7, 9), z(6, 4, 0, 0)),
-        {},
-        ValueError,
-        "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 0",
-    ),
-    (
-        "kernel-3x0-batch-2",
-        (z(2, 4, 7, 9), z(6, 4, 3, 0)),
-        {},
-        ValueError,
-        "kernel size should be greater than zero, but got kernel_height: 3 kernel_width: 0",
-    ),
     # torch: "expected stride to be a single integer value or a list of 1 values ..."
     (
         "weight-3d",
         (z(2, 4, 7, 9), z(6, 4, 3)),
         {},
         ValueError,
-        "Expected 4-dimensional weight (out_channels, in_channels/groups, kH, kW) for conv2d, "
-        "but got 3-dimensional weight of size [6, 4, 3]",
+        _3D_WEIGHT.format(3, "[6, 4, 3]"),
+        RuntimeError,
     ),
     (
         "weight-5d",
         (z(2, 4, 7, 9), z(6, 4, 3, 3, 1)),
         {},
         ValueError,
-        "Expected 4-dimensional weight (out_channels, in_channels/groups, kH, kW) for conv2d, "
-        "but got 5-dimensional weight of size [6, 4, 3, 3, 1]",
+        _3D_WEIGHT.format(5, "[6, 4, 3, 3, 1]"),
+        RuntimeError,
     ),
+    ("weight-1d", (z(2, 4, 7, 9), z(6)), {}, ValueError, _3D_WEIGHT.format(1, "[6]"), RuntimeError),
+    # torch's argument parser lists every signature of conv2d
     (
-        "weight-1d",
-        (z(2, 4, 7, 9), z(6)),
-        {},
-        ValueError,
-        "Expected 4-dimensional weight (out_channels, in_channels/groups, kH, kW) for conv2d, "
-        "but got 1-dimensional weight of size [6]",
-    ),
-    # torch's slow path (batch 1): "expected scalar type Float but found Double"
-    (
-        "weight-dtype-batch-1",
-        (z(1, 4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
+        "input-None",
+        (None, z(6, 4, 3, 3)),
         {},
         TypeError,
-        "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the same",
+        "conv2d(): argument 'input' must be an array, not None",
+        TypeError,
     ),
     (
-        "weight-dtype-unbatched",
-        (z(4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
+        "weight-str",
+        (z(2, 4, 7, 9), "abc"),
         {},
         TypeError,
-        "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the same",
+        "conv2d(): argument 'weight' must be an array, not str",
+        TypeError,
     ),
-    # torch on the CPU never takes oneDNN for float64: "expected scalar type Double but found Float"
     (
-        "weight-dtype-f64-f32",
-        (z(2, 4, 7, 9, dtype=F64), z(6, 4, 3, 3)),
+        "input-ragged-list",
+        ([[[1.0, 2.0], [3.0]]], z(1, 1, 1, 1, dtype=F64)),
         {},
         TypeError,
-        "Input type (torch.DoubleTensor) and weight type (torch.FloatTensor) should be the same",
+        "conv2d(): argument 'input' could not be converted to an array: ",
+        TypeError,
     ),
-    # torch's slow path (batch 1): "dilation should be greater than zero, but got [0, 0]"
+    # torch computes integer convolutions (wrapping on overflow); pyconv does not
     (
-        "dilation-0-batch-1",
-        (z(1, 4, 7, 9), z(6, 4, 3, 3)),
-        {"dilation": 0},
+        "input-int64",
+        (z(2, 4, 7, 9).astype(np.int64), z(6, 4, 3, 3).astype(np.int64)),
+        {},
+        TypeError,
+        "conv2d(): argument 'input' has dtype int64, but pyconv computes in float32 or float64 "
+        "only; convert it first, e.g. input.astype(numpy.float32)",
+        None,
+    ),
+    # torch: "Overflow when unpacking long long", which names no argument
+    (
+        "stride-2**63",
+        (z(2, 4, 7, 9), z(6, 4, 3, 3)),
+        {"stride": 2**63},
         ValueError,
-        "non-positive dilation is not supported",
+        "conv2d(): argument 'stride' is 9223372036854775808, which does not fit in a signed "
+        "64-bit integer (torch: Overflow when unpacking long long)",
+        ValueError,
+    ),
+    # torch has no masked tensors here: torch.from_numpy would drop the mask, as
+    # numpy.asarray would; pyconv refuses rather than ignore it silently
+    (
+        "masked-input",
+        (np.ma.masked_array(z(2, 4, 7, 9), mask=False), z(6, 4, 3, 3)),
+        {},
+        TypeError,
+        "conv2d(): argument 'input' is a numpy.ma.MaskedArray; pyconv computes on plain arrays "
+        "and would ignore its mask. Pass numpy.ma.filled(input, 0) to treat the masked "
+        "elements as zeros, or input.data to use the values under the mask",
+        "torch takes no masked arrays",
     ),
     (
-        "dilation-(0,1)-unbatched",
-        (z(4, 7, 9), z(6, 4, 3, 3)),
-        {"dilation": (0, 1)},
+        "padded-input-overflows-int64",
+        (z(1, 1, 1, 1), z(1, 1, 1, 1)),
+        {"padding": (2**31, 2**31)},
         ValueError,
-        "non-positive dilation is not supported",
+        "conv2d(): the padded input would have shape [1, 1, 4294967297, 4294967297]: "
+        "18446744082299486209 elements of 4 bytes",
+        "torch tries to allocate it (tests/test_resources.py checks pyconv never does)",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs", "exc_type", "message"),
+    ("args", "kwargs", "exc_type", "message", "torch_outcome"),
     [pytest.param(*case[1:], id=case[0]) for case in PYCONV_ONLY_CASES],
 )
-def test_error_where_torch_message_differs(backend, torch, args, kwargs, exc_type, message):
-    _torch_message(torch, args, kwargs, RuntimeError)  # torch rejects the call too
+def test_error_where_torch_message_differs(
+    backend, torch, args, kwargs, exc_type, message, torch_outcome
+):
+    if isinstance(torch_outcome, type):  # torch rejects the call too
+        _torch_message(torch, args, kwargs, torch_outcome)
+    elif torch_outcome is None:  # torch accepts it: a documented difference
+        targs = [torch.from_numpy(a) for a in args]
+        with _without_onednn(torch):
+            torch.nn.functional.conv2d(*targs, **kwargs)
     got = _pyconv_error(backend, args, kwargs, exc_type)
     assert got.startswith(message), got
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "onednn_text", "case_id"),
+    [
+        (
+            (z(2, 4, 7, 9), z(6, 4, 3, 3, dtype=F64)),
+            {},
+            "Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the "
+            "same or input should be a MKLDNN tensor and weight is a dense tensor",
+            "weight-dtype-f32-f64",
+        ),
+        ((z(2, 4, 7, 9), z(6, 4, 3, 3)), {"dilation": 0}, "non-positive dilation", "dilation-0"),
+        ((z(2, 4, 7, 9), z(6, 4, 0, 0)), {}, "could not create a primitive", "kernel-0-batch-2"),
+    ],
+    ids=["weight-dtype", "dilation-0", "kernel-0"],
+)
+def test_onednn_words_three_mistakes_differently(torch, args, kwargs, onednn_text, case_id):
+    # torch's default path for float32 with batch >= 2; pyconv keeps the text of torch's
+    # own kernels (TORCH_CASES[case_id]), which every other call gets.  If a future torch
+    # words them alike, this fails and the module docstring can say so.
+    targs = [torch.from_numpy(a) for a in args]
+    with pytest.raises(RuntimeError, match=re.escape(onednn_text)):
+        torch.nn.functional.conv2d(*targs, **kwargs)
+    (case,) = [c for c in TORCH_CASES if c[0] == case_id]
+    assert _torch_message(torch, args, kwargs).startswith(case[4])
 
 
 def test_weight_dtype_message_gives_numpy_dtypes_and_a_hint(backend):
@@ -854,6 +974,7 @@ def test_weight_dtype_message_gives_numpy_dtypes_and_a_hint(backend):
 # torch raises TypeError too, with its long argument-parser listing.
 # --------------------------------------------------------------------------------------
 
+PARAM_TYPE_ARGS = (z(2, 4, 7, 9), z(4, 4, 3, 3))
 PARAM_TYPE_CASES = [
     ("stride", 1.5, "float"),
     ("stride", True, "bool"),
@@ -884,7 +1005,7 @@ PARAM_TYPE_CASES = [
     [pytest.param(*c, id=f"{c[0]}={c[1]!r}") for c in PARAM_TYPE_CASES],
 )
 def test_parameter_of_wrong_type(backend, torch, name, value, type_name):
-    args = (z(2, 4, 7, 9), z(4, 4, 3, 3))
+    args = PARAM_TYPE_ARGS
     _torch_message(torch, args, {name: value}, TypeError)
     msg = _pyconv_error(backend, args, {name: value}, TypeError)
     assert f"'{name}'" in msg, msg
@@ -968,3 +1089,51 @@ def test_nested_lists_are_accepted(backend):
     out = pyconv.conv2d(x, w, backend=backend)
     assert out.dtype == F64
     assert out.tolist() == [[[10.0]]]
+
+
+# --------------------------------------------------------------------------------------
+# Completeness: every raise in the front end is reached by a case compared with torch.
+# --------------------------------------------------------------------------------------
+
+
+def test_every_raise_is_compared_with_torch(raise_sites, family_raises):
+    module = pyconv._validation
+    cases = [c[:4] for c in TORCH_CASES + ORDER_CASES + PYCONV_ONLY_CASES]
+    cases += [
+        (f"{name}={value!r}", PARAM_TYPE_ARGS, {name: value}, TypeError)
+        for name, value, _ in PARAM_TYPE_CASES
+    ]
+    raised = []
+    for _, args, kwargs, exc_type in cases:
+        with pytest.raises(exc_type) as info:
+            pyconv.conv2d(*args, **kwargs, backend="numpy")
+        raised.append(info.value)
+    # the other operations' checks are tests/test_family_errors.py's to reach
+    skipped = family_raises["family"] + family_raises["guards"]
+    unreached = raise_sites.unreached(module, raised, skip_functions=skipped)
+    assert not unreached, f"no case compared with torch reaches:\n{unreached}"
+
+
+@pytest.mark.parametrize("which", ["input", "weight", "bias"])
+def test_masked_arrays_are_refused_with_the_way_out(backend, which):
+    rng = np.random.default_rng(3)
+    arrays = {
+        "input": rng.standard_normal((1, 2, 6, 6)),
+        "weight": rng.standard_normal((3, 2, 3, 3)),
+        "bias": rng.standard_normal(3),
+    }
+    mask = rng.random(arrays[which].shape) < 0.3
+    masked = np.ma.masked_array(arrays[which], mask=mask)
+    with pytest.raises(TypeError) as info:
+        pyconv.conv2d(**(arrays | {which: masked}), backend=backend)
+    msg = str(info.value)
+    assert f"argument '{which}' is a numpy.ma.MaskedArray" in msg
+    assert "would ignore its mask" in msg
+    assert f"numpy.ma.filled({which}, 0)" in msg
+    # the two ways out the message names are accepted and mean what it says
+    filled = pyconv.conv2d(**(arrays | {which: np.ma.filled(masked, 0)}), backend=backend)
+    zeroed = arrays[which] * ~mask
+    expected = pyconv.conv2d(**(arrays | {which: zeroed}), backend=backend)
+    np.testing.assert_array_equal(filled, expected)
+    data = pyconv.conv2d(**(arrays | {which: masked.data}), backend=backend)
+    np.testing.assert_array_equal(data, pyconv.conv2d(**arrays, backend=backend))

@@ -85,6 +85,7 @@ def test_stored_logits_are_torchs(torch, digits):
     np.testing.assert_allclose(logits, test["torch_logits"], rtol=0, atol=1e-5)
 
 
+@pytest.mark.spawns_python
 def test_retraining_writes_files_that_pass(torch, tmp_path):
     pytest.importorskip("sklearn")
     script = EXAMPLES / "digits" / "train.py"

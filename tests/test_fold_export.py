@@ -201,6 +201,17 @@ def test_npz_holds_plain_arrays_only(tmp_path, rng):
     assert list(load_state_dict(tmp_path / "m.npz")) == ["0.weight", "0.bias"]
 
 
+def test_npz_keeps_names_that_are_savez_parameters(tmp_path):
+    # np.savez(f, **arrays) took these as its own arguments: 'allow_pickle' vanished, 'file'
+    # raised
+    state = {"file": np.arange(3.0), "allow_pickle": np.ones(2), "args": np.zeros(1)}
+    save_state_dict(state, tmp_path / "k.npz")
+    got = load_state_dict(tmp_path / "k.npz")
+    assert list(got) == list(state)
+    for name, value in state.items():
+        np.testing.assert_array_equal(got[name], value)
+
+
 def test_bfloat16_is_widened_exactly(torch, tmp_path):
     t = torch.tensor([1.5, -2.25, 3.0e38], dtype=torch.bfloat16)
     save_state_dict({"w": t}, tmp_path / "b.npz")

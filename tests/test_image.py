@@ -174,8 +174,7 @@ def test_input_is_not_modified(pil):
     assert np.array_equal(a, before)
 
 
-def test_torch_tensors_are_chw_like_torchvision(pil):
-    torch = pytest.importorskip("torch")
+def test_torch_tensors_are_chw_like_torchvision(pil, torch):
     a = np.random.default_rng(2).random((3, 2, 4)).astype(np.float32)
     img = to_pil_image(torch.from_numpy(a))
     assert np.array_equal(pixels(img), pixels(to_pil_image(a, chw=True)))
@@ -258,6 +257,7 @@ def test_missing_pillow_says_how_to_install(monkeypatch):
     assert make_grid(np.zeros((2, 3, 3)), scale=1).shape == (7, 12)  # no labels: NumPy only
 
 
+@pytest.mark.spawns_python
 def test_import_pyconv_does_not_import_pillow():
     import subprocess
 
@@ -362,7 +362,7 @@ def test_save_image_to_file_object(pil, tmp_path):
         (np.zeros((3, 3), complex), {}, TypeError, "real numeric"),
     ],
 )
-def test_save_image_errors(tmp_path, array, kwargs, exc, match):
+def test_save_image_errors(pil, tmp_path, array, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         save_image(array, tmp_path / "a.png", **kwargs)
     assert not (tmp_path / "a.png").exists()
@@ -455,3 +455,16 @@ def test_make_grid_wide_labels_widen_the_cells(pil):
 def test_make_grid_errors(maps, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         make_grid(maps, **kwargs)
+
+
+def test_the_uint8_cast_is_x86_64s_on_every_platform():
+    # written out by pyconv (aarch64's NumPy saturates instead of wrapping): truncation to
+    # a 32-bit integer, the low byte kept; NaN, inf and values beyond 32 bits give 0
+    v = np.array([300.7, -1.5, -27030.996, 255.9, 2**31 - 128, 3e9, -3e9, 2.0**32 + 5, 1e20])
+    want = [44, 255, 106, 255, 128, 0, 0, 0, 0]
+    from pyconv.image import x86_uint8
+
+    assert x86_uint8(v).tolist() == want
+    assert x86_uint8(v.astype(np.float32)).tolist() == want
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in cast"):
+        assert x86_uint8(np.array([np.nan, np.inf, -np.inf, 1.0])).tolist() == [0, 0, 0, 1]

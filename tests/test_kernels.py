@@ -202,6 +202,7 @@ _WORKSPACE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
 def test_a_workspace_that_cannot_be_allocated_raises_memoryerror_naming_its_size():
     proc = subprocess.run(
@@ -246,6 +247,7 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_ctrl_c_stops_a_long_convolution_quickly(threads):
@@ -290,6 +292,7 @@ _THREADS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform != "linux", reason="counts threads in /proc")
 @pytest.mark.parametrize("threads", ["1", "2", "3"])
 def test_the_kernels_start_as_many_threads_as_they_are_told(threads):
@@ -330,3 +333,47 @@ def test_large_planes_are_computed_in_bands_of_rows(rng, case):
     assert np.array_equal(out[1], out[2])
     assert np.array_equal(out[1], out[3])
     assert_conv_close(out[1], x, w, b, stride, padding, dilation)
+
+
+# ---- the depthwise 3x3 kernel ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("isa", [n for n, _d, ok in _core.isas() if ok])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("H", "W", "padding", "stride", "dilation"),
+    [
+        (5, 5, 1, 1, 1),
+        (7, 7, 1, 1, 1),
+        (14, 14, 1, 1, 1),
+        (13, 37, 1, 1, 1),
+        (3, 70, 1, 1, 1),
+        (20, 9, (2, 1), 1, 1),
+        (9, 31, 0, 1, 1),
+        (14, 14, 1, 2, 1),
+        (15, 38, 1, 2, 1),
+        (11, 12, 2, (1, 2), 2),
+        (17, 9, 0, 3, (2, 1)),
+    ],
+)
+def test_depthwise_3x3_kernels_match_the_generic_tile_bit_for_bit(
+    isa, dtype, H, W, padding, stride, dilation
+):
+    # Two images take the depthwise kernel (one packed problem per image and channel);
+    # one image of one channel takes the generic tile (one problem, packed once): the
+    # two sum the 9 taps in the same order, so they agree to the last bit.
+    before = _core.isa()
+    _core.set_isa(isa)
+    try:
+        rng = np.random.default_rng(H * W)
+        x = rng.standard_normal((2, 3, H, W)).astype(dtype)
+        w = rng.standard_normal((3, 1, 3, 3)).astype(dtype)
+        b = rng.standard_normal(3).astype(dtype)
+        kw = {"stride": stride, "padding": padding, "dilation": dilation}
+        got = pyconv.conv2d(x, w, b, groups=3, **kw)
+        assert_conv_close(got, x, w, b, stride, padding, dilation, 3)
+        for c in range(3):
+            one = pyconv.conv2d(x[:1, c : c + 1], w[c : c + 1], b[c : c + 1], **kw)
+            np.testing.assert_array_equal(got[:1, c : c + 1], one)
+    finally:
+        _core.set_isa(before)

@@ -304,7 +304,7 @@ def test_list_of_float32_scalars_stays_float32(backend):
 
 def test_list_input_with_float32_weight_is_a_dtype_mismatch(backend):
     # a list of Python floats is float64 (numpy.asarray); pyconv never converts silently
-    with pytest.raises(TypeError, match="should be the same"):
+    with pytest.raises(TypeError, match="expected scalar type Double but found Float"):
         pyconv.conv2d(
             [[[1.0, 2.0], [3.0, 4.0]]], np.ones((1, 1, 1, 1), np.float32), backend=backend
         )

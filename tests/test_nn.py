@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import pyconv
+import pyconv.nn
 from pyconv.testing import assert_conv_close, exact_conv2d
 
 PADDING_MODES = ["zeros", "reflect", "replicate", "circular"]
@@ -319,6 +320,112 @@ def test_repr_examples():
     )
 
 
+@pytest.mark.parametrize("backend", ["numpy", "cython"])
+def test_repr_shows_a_chosen_backend_last(backend):
+    layer = pyconv.Conv2d(3, 4, 3, padding=1, bias=False, backend=backend)
+    assert repr(layer) == (
+        "Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False, "
+        f"backend='{backend}')"
+    )
+
+
+def test_repr_shows_a_backend_object():
+    class Mine:
+        name = "mine"
+
+        def conv2d(self, x, w, b, spec):
+            raise AssertionError("not called")
+
+        def __repr__(self):
+            return "Mine()"
+
+    assert repr(pyconv.Conv2d(3, 4, 3, backend=Mine())).endswith(", backend=Mine())")
+
+
+# --------------------------------------------------------------------------------------
+# assigning weight and bias
+# --------------------------------------------------------------------------------------
+
+
+def test_assigned_arrays_are_used_as_they_are(rng):
+    layer = pyconv.Conv2d(2, 3, 3, rng=0)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    layer.weight, layer.bias = w, b
+    assert layer.weight is w  # not copied, as torch's parameters share their tensor
+    assert layer.bias is b
+    x = rng.standard_normal((2, 7, 6)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), pyconv.conv2d(x, w, b))
+    layer.bias = None  # torch allows it: a layer without bias
+    assert repr(layer).endswith("bias=False)")
+    np.testing.assert_array_equal(layer(x), pyconv.conv2d(x, w))
+    assert list(layer.state_dict()) == ["weight"]
+
+
+BAD_ASSIGNMENTS = [
+    ("weight", lambda: [[0.0]], TypeError, "cannot assign list as Conv2d.weight"),
+    ("weight", lambda: None, TypeError, "cannot assign NoneType as Conv2d.weight"),
+    ("weight", lambda: np.zeros((3, 2, 3)), TypeError, "dtype float64"),  # dtype first
+    (
+        "weight",
+        lambda: np.zeros((3, 2, 3), np.float32),
+        ValueError,
+        "cannot assign an array of shape (3, 2, 3) as Conv2d.weight: expected a numpy.ndarray "
+        "of dtype float32 and shape (3, 2, 3, 3)",
+    ),
+    (
+        "weight",
+        lambda: np.zeros((3, 2, 3, 3)),
+        TypeError,
+        "cannot assign an array of dtype float64 as Conv2d.weight: expected a numpy.ndarray of "
+        "dtype float32 and shape (3, 2, 3, 3); convert it with .astype(numpy.float32), or build "
+        "the layer with dtype=numpy.float64",
+    ),
+    (
+        "weight",
+        lambda: np.ma.masked_array(np.zeros((3, 2, 3, 3), np.float32)),
+        TypeError,
+        "numpy.ma.filled(weight, 0)",
+    ),
+    ("bias", lambda: np.zeros(4, np.float32), ValueError, "shape (4,) as Conv2d.bias"),
+    ("bias", lambda: 0.5, TypeError, "cannot assign float as Conv2d.bias"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "exc", "text"), BAD_ASSIGNMENTS, ids=[c[3][:40] for c in BAD_ASSIGNMENTS]
+)
+def test_bad_assignments_are_refused_when_made(name, make, exc, text):
+    layer = pyconv.Conv2d(2, 3, 3, rng=0)
+    before = getattr(layer, name)
+    with pytest.raises(exc) as info:
+        setattr(layer, name, make())
+    assert text in str(info.value)
+    assert getattr(layer, name) is before  # the layer is unchanged
+
+
+def test_assigning_a_torch_tensor_is_refused_with_how_to_convert(torch):
+    # torch refuses a plain tensor too ("cannot assign 'torch.FloatTensor' as parameter
+    # 'weight' (torch.nn.Parameter or None expected)"); pyconv's parameters are arrays
+    layer = pyconv.Conv2d(2, 3, 3, rng=0)
+    t = torch.zeros(3, 2, 3, 3)
+    with pytest.raises(TypeError, match=r"cannot assign torch\.Tensor as Conv2d\.weight") as info:
+        layer.weight = t
+    assert ".detach().cpu().numpy()" in str(info.value)
+    with pytest.raises(TypeError):
+        torch.nn.Conv2d(2, 3, 3).weight = t
+    layer.weight = t.numpy()  # the conversion the message names works
+    layer.load_state_dict({"weight": t, "bias": torch.zeros(3)})  # and so does loading
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+def test_masked_input_is_refused(padding_mode):
+    layer = pyconv.Conv2d(2, 3, 3, padding=1, padding_mode=padding_mode, rng=0)
+    x = np.ma.masked_array(np.ones((2, 5, 5), np.float32), mask=False)
+    with pytest.raises(TypeError, match=r"is a numpy\.ma\.MaskedArray"):
+        layer(x)
+
+
 # --------------------------------------------------------------------------------------
 # init
 # --------------------------------------------------------------------------------------
@@ -531,6 +638,136 @@ def test_invalid_padding_mode(torch, mode):
     before, members, after = _split_set(got, "padding_mode must be one of")
     assert (before, members, after) == _split_set(want, "padding_mode must be one of")
     assert after == f", but got padding_mode={mode!r}"
+
+
+# --------------------------------------------------------------------------------------
+# Every error the layer itself raises (construction, assignment, load_state_dict), one
+# call each, compared with torch.nn.Conv2d's for the same call.  The last field: "same"
+# (pyconv's message starts with torch's first line), "same set" (the same, comparing the
+# {...} torch prints in hash order as a set), the exception type torch raises with other
+# words, or None where torch accepts the call (pyconv is stricter: documented in
+# Conv2d's docstring).  Reading weight files is tests/test_weight_files.py's: torch
+# reads pickles, and has no message to compare with.
+# --------------------------------------------------------------------------------------
+
+
+def _assign(lib, name, value):
+    layer = _quiet_torch(lib.nn.Conv2d, 2, 3, 3) if lib is not pyconv else pyconv.Conv2d(2, 3, 3)
+    setattr(layer, name, value)
+
+
+def _load(lib, state):
+    layer = _quiet_torch(lib.nn.Conv2d, 2, 3, 3) if lib is not pyconv else pyconv.Conv2d(2, 3, 3)
+    layer.load_state_dict(state)
+
+
+def _param(torch, a):
+    return torch.nn.Parameter(torch.from_numpy(a))
+
+
+NN_ERROR_CASES = [
+    ("groups-0", lambda m: m.nn.Conv2d(4, 4, 3, groups=0), ValueError, "same"),
+    ("in-not-divisible", lambda m: m.nn.Conv2d(3, 4, 3, groups=2), ValueError, "same"),
+    ("out-not-divisible", lambda m: m.nn.Conv2d(4, 6, 3, groups=4), ValueError, "same"),
+    ("padding-string", lambda m: m.nn.Conv2d(4, 4, 3, padding="full"), ValueError, "same set"),
+    (
+        "same-strided",
+        lambda m: m.nn.Conv2d(4, 4, 3, padding="same", stride=2),
+        ValueError,
+        "same",
+    ),
+    (
+        "padding-mode",
+        lambda m: m.nn.Conv2d(4, 4, 3, padding_mode="zero"),
+        ValueError,
+        "same set",
+    ),
+    # torch: "Trying to create tensor with negative dimension -1: [4, -1, 3, 3]"
+    ("negative-channels", lambda m: m.nn.Conv2d(-1, 4, 3), ValueError, RuntimeError),
+    ("negative-kernel", lambda m: m.nn.Conv2d(4, 4, -1), ValueError, RuntimeError),
+    ("kernel-3-values", lambda m: m.nn.Conv2d(4, 4, (3, 3, 3)), ValueError, None),
+    ("padding-3-values", lambda m: m.nn.Conv2d(4, 4, 3, padding=(1, 1, 1)), ValueError, None),
+    (
+        "integer-dtype",
+        lambda m: m.nn.Conv2d(4, 4, 3, dtype=np.int64 if m is pyconv else m.int64),
+        TypeError,
+        RuntimeError,
+    ),
+    # torch: "cannot assign 'list' as parameter 'weight' (torch.nn.Parameter or None expected)"
+    ("assign-list", lambda m: _assign(m, "weight", [1.0]), TypeError, TypeError),
+    (
+        "assign-float64",
+        lambda m: _assign(
+            m, "weight", _z((3, 2, 3, 3)) if m is pyconv else _param(m, _z((3, 2, 3, 3)))
+        ),
+        TypeError,
+        None,
+    ),
+    (
+        "assign-wrong-shape",
+        lambda m: _assign(
+            m, "bias", _z((4,), np.float32) if m is pyconv else _param(m, _z((4,), np.float32))
+        ),
+        ValueError,
+        None,
+    ),
+    (
+        "load-missing-key",
+        lambda m: _load(m, {"bias": _z((3,), np.float32) if m is pyconv else m.zeros(3)}),
+        ValueError,
+        "same",
+    ),
+    ("load-not-a-mapping", lambda m: _load(m, [1.0]), TypeError, "same"),
+    (
+        "load-a-string",
+        lambda m: _load(m, {"weight": "abc", "bias": _z((3,), np.float32)}),
+        ValueError,
+        RuntimeError,
+    ),
+]
+
+
+def _z(shape, dtype=np.float64):
+    return np.zeros(shape, dtype)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc_type", "torch_does"),
+    [pytest.param(*c[1:], id=c[0]) for c in NN_ERROR_CASES],
+)
+def test_every_error_compared_with_torch(torch, call, exc_type, torch_does):
+    with pytest.raises(exc_type) as pinfo:
+        call(pyconv)
+    assert type(pinfo.value) is exc_type, repr(pinfo.value)
+    got = str(pinfo.value)
+    if torch_does is None:  # torch accepts it
+        _quiet_torch(call, torch)
+        return
+    with pytest.raises(Exception) as tinfo:  # noqa: PT011 - torch's type checked below
+        _quiet_torch(call, torch)
+    want = str(tinfo.value).splitlines()[0]
+    if isinstance(torch_does, type):
+        assert isinstance(tinfo.value, torch_does), repr(tinfo.value)
+    elif torch_does == "same set":
+        prefix = want[: want.index("{")]
+        assert _split_set(got, prefix) == _split_set(want, prefix)
+    else:
+        assert got.startswith(want), f"\npyconv: {got}\ntorch:  {want}"
+
+
+def test_the_error_cases_reach_every_raise(raise_sites):
+    raised = []
+    for _, call, exc_type, _ in NN_ERROR_CASES:
+        with pytest.raises(exc_type) as info:
+            call(pyconv)
+        raised.append(info.value)
+    # the transposed layers' own checks are tests/test_family_nn.py's to reach
+    unreached = raise_sites.unreached(
+        pyconv.nn,
+        raised,
+        skip_functions=("_read_npz", "_read_safetensors", "_check_transposed", "_output_padding"),
+    )
+    assert not unreached, f"no case compared with torch reaches:\n{unreached}"
 
 
 def _call_error(torch, tlayer, layer, x, exc_type=ValueError):

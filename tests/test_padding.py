@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import pyconv
+import pyconv.padding
 from pyconv.padding import PAD_MODES
 
 MODES = ["constant", "reflect", "replicate", "circular"]
@@ -64,8 +65,9 @@ def _arr(shape, dtype=np.float64, seed=0):
 
 def _torch_pad(torch, x, p, mode, value=None):
     """torch's result as a NumPy array, or the exception it raises."""
+    p = list(p) if isinstance(p, tuple) else p  # anything else as given: torch's own error
     try:
-        return torch.nn.functional.pad(torch.from_numpy(x), list(p), mode=mode, value=value).numpy()
+        return torch.nn.functional.pad(torch.from_numpy(x), p, mode=mode, value=value).numpy()
     except Exception as exc:  # torch's exception type varies by check
         return exc
 
@@ -508,7 +510,6 @@ def test_non_int_pad_values_are_type_errors(torch, p):
     want = _torch_pad(torch, x, p, "constant")
     assert isinstance(want, TypeError)
     msg = _pyconv_error(x, p, "constant", exc_type=TypeError)
-    # torch's argument parser adds "(position 2)"; the rest is the same text
     i = next(i for i, v in enumerate(p) if not isinstance(v, int) or isinstance(v, bool))
     fragment = f"must be tuple of ints, but found element of type {type(p[i]).__name__} at pos {i}"
     assert fragment in msg
@@ -678,3 +679,68 @@ def test_bools_in_pad_are_refused_anywhere():
     # (1, 1, 0, 0)); pyconv refuses bools wherever they are, a deliberate strictness
     with pytest.raises(TypeError, match="element of type bool at pos 3"):
         pyconv.pad(_arr((2, 3, 4)), (1, 1, 0, False))
+
+
+def test_masked_array_input_is_refused():
+    x = np.ma.masked_array(_arr((1, 3, 4)), mask=np.eye(3, 4, dtype=bool)[np.newaxis])
+    with pytest.raises(TypeError, match=r"pad\(\): argument 'input' is a numpy\.ma\.MaskedArray"):
+        pyconv.pad(x, (1, 1), mode="reflect")
+    # the way out the message names
+    got = pyconv.pad(np.ma.filled(x, 0), (1, 1), mode="reflect")
+    np.testing.assert_array_equal(got[0, :, 1:-1], np.where(x.mask[0], 0, x.data[0]))
+
+
+# --------------------------------------------------------------------------------------
+# Every error pad() can raise, one call each, compared with torch's for the same call
+# (id, input shape, pad, mode, value, pyconv's type, what torch does).  What torch does:
+# "same text" (pyconv's message starts with torch's first line), None (torch accepts the
+# call: a documented refusal, docs/semantics.md) or why torch is not asked.
+# --------------------------------------------------------------------------------------
+
+SAME = "same text"
+PAD_ERROR_CASES = [
+    ("pad-not-a-sequence", (2, 3, 4), 3, "constant", None, TypeError, SAME),
+    ("pad-float-element", (2, 3, 4), (1.0, 1), "constant", None, TypeError, SAME),
+    ("unknown-mode", (2, 3, 4), (1, 1), "zeros", None, ValueError, SAME),
+    ("odd-length", (2, 3, 4), (1, 1, 1), "constant", None, ValueError, SAME),
+    ("too-long", (2, 3), (1, 1, 1, 1, 1, 1), "constant", None, ValueError, SAME),
+    ("value-with-reflect", (2, 3, 4), (1, 1), "reflect", 1.0, ValueError, SAME),
+    ("rank-for-mode", (4,), (1, 1), "reflect", None, ValueError, SAME),
+    ("empty-non-batch-dim", (2, 0, 4), (1, 1), "reflect", None, ValueError, SAME),
+    ("reflect-pad-too-big", (2, 3, 4), (4, 1), "reflect", None, ValueError, SAME),
+    ("output-overflows-int64", (2, 3, 4), (2**62, 2**62), "constant", None, ValueError,
+     "torch tries to allocate it"),
+    ("circular-wraps-twice", (2, 3, 4), (5, 1), "circular", None, ValueError, SAME),
+    ("circular-crops-to-empty", (2, 3, 4), (-3, -2), "circular", None, ValueError, SAME),
+    ("replicate-too-small", (2, 3, 4), (-2, -3), "replicate", None, ValueError, SAME),
+    ("constant-crops-negative", (2, 3, 4), (-3, -2), "constant", None, ValueError, SAME),
+    ("circular-nothing-to-wrap", (2, 3, 4), (-5, 1), "circular", None, ValueError, None),
+    ("circular-wraps-the-crop", (2, 3, 4), (-2, 3), "circular", None, ValueError, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "p", "mode", "value", "exc_type", "torch_does"),
+    [pytest.param(*c[1:], id=c[0]) for c in PAD_ERROR_CASES],
+)
+def test_every_error_compared_with_torch(torch, shape, p, mode, value, exc_type, torch_does):
+    x = _arr(shape, np.float32)
+    if torch_does == SAME:
+        _assert_same_error(torch, x, p, mode, value, exc_type)
+        return
+    if torch_does is None:  # torch returns an array here; pyconv refuses (documented)
+        assert not isinstance(_torch_pad(torch, x, p, mode, value), Exception)
+    _pyconv_error(x, p, mode, value, exc_type)
+
+
+def test_the_error_cases_reach_every_raise(raise_sites):
+    raised = []
+    for _, shape, p, mode, value, exc_type, _ in PAD_ERROR_CASES:
+        with pytest.raises(exc_type) as info:
+            pyconv.pad(_arr(shape, np.float32), p, mode=mode, value=value)
+        raised.append(info.value)
+    with pytest.raises(TypeError) as info:  # compared in test_masked_array_input_is_refused
+        pyconv.pad(np.ma.masked_array(_arr((2, 3, 4))), (1, 1))
+    raised.append(info.value)
+    unreached = raise_sites.unreached(pyconv.padding, raised)
+    assert not unreached, f"no case compared with torch reaches:\n{unreached}"

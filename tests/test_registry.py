@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,8 +250,7 @@ def test_bad_options_are_a_type_error(site, select):
         select()
 
 
-def test_torch_options(arrays):
-    torch = pytest.importorskip("torch")
+def test_torch_options(arrays, torch):
     x, w = arrays
     with pyconv.use_backend("torch", device="cpu"):
         impl = resolve(None, spec_of(x, w))
@@ -703,6 +703,7 @@ def test_use_backend_is_local_to_each_asyncio_task(arrays):
     assert resolve(None, s) is load_backend("cython")
 
 
+@pytest.mark.spawns_python
 def test_env_variable_is_read_at_import():
     code = "import pyconv._registry as r; print(r.current_backend_name())"
     env = {**os.environ, "PYCONV_BACKEND": "numpy"}
@@ -712,13 +713,56 @@ def test_env_variable_is_read_at_import():
     assert out.stdout.strip() == "numpy"
 
 
-def test_unknown_env_backend_fails_on_use_not_at_import(arrays, monkeypatch):
+def _refresh_refusing() -> str:
+    """refresh_backends() with a bad PYCONV_BACKEND: the text of its one ConfigWarning."""
+    with pytest.warns(pyconv.ConfigWarning) as caught:
+        pyconv.refresh_backends()
+    (warning,) = caught
+    assert warning.filename == __file__  # points at the caller, not into pyconv
+    return str(warning.message)
+
+
+def test_unknown_env_backend_warns_once_and_the_default_runs(arrays, monkeypatch):
     x, w = arrays
     monkeypatch.setenv("PYCONV_BACKEND", "nosuch")
+    message = _refresh_refusing()
+    assert message.startswith(
+        "pyconv: environment variable PYCONV_BACKEND='nosuch' is ignored: no backend of that "
+        "name is installed (available backends: cython, numpy"
+    ), message
+    assert message.endswith("using the default backend, 'cython'")
+    assert current_backend_name() == "cython"
+    assert_array_equal(pyconv.conv2d(x, w), pyconv.conv2d(x, w, backend="cython"))
+    assert pyconv.show_config(as_dict=True)["refused"]["PYCONV_BACKEND"]["value"] == "nosuch"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyconv.refresh_backends()  # the same value again: no second warning
+    monkeypatch.delenv("PYCONV_BACKEND")
     pyconv.refresh_backends()
-    with pytest.raises(ValueError, match="unknown backend 'nosuch'"):
-        pyconv.conv2d(x, w)
-    pyconv.conv2d(x, w, backend="numpy")  # a named backend still works
+    assert "PYCONV_BACKEND" not in pyconv.show_config(as_dict=True)["refused"]
+
+
+def test_env_backend_unavailable_is_refused_with_its_reason(site, monkeypatch):
+    site.install(
+        "pyconvtest-needy",
+        {"needy": spec("needy", requires=["pyconvtest_no_such_module"])},
+    )
+    monkeypatch.setenv("PYCONV_BACKEND", "needy")
+    message = _refresh_refusing()
+    assert "backend 'needy' is unavailable: pyconvtest_no_such_module is not installed" in message
+    assert current_backend_name() == "cython"
+    monkeypatch.delenv("PYCONV_BACKEND")
+    pyconv.refresh_backends()
+
+
+def test_env_backend_is_matched_in_any_case(monkeypatch):
+    monkeypatch.setenv("PYCONV_BACKEND", " NumPy ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pyconv.refresh_backends()
+    assert current_backend_name() == "numpy"
+    monkeypatch.delenv("PYCONV_BACKEND")
+    pyconv.refresh_backends()
 
 
 # ---- the default ----------------------------------------------------------------------------
@@ -745,6 +789,7 @@ def run_python(code: str, pythonpath: Path | None = None) -> str:
     return proc.stdout
 
 
+@pytest.mark.spawns_python
 def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(site):
     site.install(
         "pyconvtest-broken",
@@ -753,17 +798,20 @@ def test_import_listing_and_cli_do_not_import_torch_and_survive_a_broken_plugin(
     )
     out = run_python(
         """
+        import importlib.util
         import sys
         import numpy as np
         import pyconv
         assert "torch" not in sys.modules, "import pyconv imported torch"
+        has_torch = importlib.util.find_spec("torch") is not None
         x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
         for backend in ("cython", "numpy"):
             pyconv.conv2d(x, w, backend=backend)
         pyconv.show_config(as_dict=True)
         assert "torch" not in sys.modules, "a conv2d call or show_config imported torch"
         names = {b.name: b.available for b in pyconv.backends()}
-        assert names["torch"] and not names["broken"], names
+        # listed either way: available exactly where torch is installed
+        assert names["torch"] == has_torch and not names["broken"], names
         assert callable(pyconv.backends)
         pyconv.backends()
         assert "torch" not in sys.modules, "pyconv.backends() imported torch"
@@ -799,9 +847,134 @@ def test_cli_backends_table(site, capsys):
     assert "ImportError: libbroken.so not found" in out
 
 
+@pytest.mark.spawns_python
 def test_cli_backends_subprocess():
     proc = subprocess.run(
         [sys.executable, "-m", "pyconv", "backends"], capture_output=True, text=True, check=True
     )
     names = [line.split()[0] for line in proc.stdout.splitlines()[1:4]]
     assert names == ["cython", "numpy", "torch"]
+
+
+# ---------------------------------------------------------------------------------------
+# Operations: what each backend implements, and dispatch by operation
+
+
+def _caps(**changes) -> dict:
+    return {"dtypes": ["float32", "float64"], "devices": ["cpu"], **changes}
+
+
+def test_builtin_backends_declare_their_operations():
+    from pyconv._backends import cython as cython_backend
+
+    ops = {b.name: b.capabilities.operations for b in pyconv.backends() if b.builtin}
+    assert set(ops["numpy"]) == set(pyconv.OPERATIONS)
+    assert set(ops["torch"]) == set(pyconv.OPERATIONS)
+    weight_grads = {"conv1d_weight", "conv2d_weight", "conv3d_weight"}
+    # the cython backend declares the weight gradients exactly when the compiled core has
+    # their kernel (flip entry_points.CYTHON's operations when _core.conv_weight_grad lands)
+    assert (weight_grads <= set(ops["cython"])) == cython_backend.HAS_WEIGHT_GRAD
+    assert set(ops["cython"]) | weight_grads == set(pyconv.OPERATIONS)
+    for name in ("cython", "numpy"):
+        obj = load_backend(name)
+        assert all(callable(getattr(obj, op)) for op in ops[name])
+
+
+def test_a_plugin_that_declares_nothing_implements_conv2d_only(site, arrays):
+    site.install("pyconvtest-old", {"old": spec("old")})
+    assert info("old").capabilities.operations == ("conv2d",)
+    x, w = arrays
+    pyconv.conv2d(x, w, backend="old")  # runs
+    wt = np.ones((2, 3, 3, 3), np.float32)
+    with pytest.raises(
+        UnsupportedCallError,
+        match=r"backend 'old' cannot run this call: it does not implement conv_transpose2d "
+        r"\(it implements conv2d\)",
+    ):
+        pyconv.conv_transpose2d(x, wt, backend="old")
+    with pyconv.use_backend("old"), pytest.raises(UnsupportedCallError, match="conv1d"):
+        pyconv.conv1d(x[0, :, 0], w[:, :, 0])  # a named backend never falls back
+    pyconv.set_backend("old")
+    with pytest.raises(UnsupportedCallError, match="conv2d_weight"):
+        pyconv.grad.conv2d_weight(x, w.shape, np.ones((1, 3, 4, 4), np.float32))
+
+
+def test_declared_operations_need_their_methods(site):
+    site.install(
+        "pyconvtest-liar",
+        {"liar": spec("liar", capabilities=_caps(operations=["conv2d", "conv_transpose2d"]))},
+    )
+    assert info("liar").available  # listing imports nothing
+    with pytest.raises(BackendUnavailableError, match="has no conv_transpose2d method"):
+        pyconv.use_backend("liar").__enter__()
+
+
+@pytest.mark.parametrize(
+    ("operations", "text"),
+    [
+        (["conv2d", "conv4d"], "operations must be among conv1d, conv2d"),
+        ([], "operations must be among"),
+        ("conv2d", "operations must be a list of names, got 'conv2d'"),
+    ],
+)
+def test_invalid_operations_make_a_plugin_unavailable(site, operations, text):
+    site.install("pyconvtest-badops", {"badops": spec("badops", capabilities=_caps(
+        operations=operations))})  # fmt: skip
+    assert not info("badops").available
+    assert text in info("badops").reason
+
+
+def test_an_object_without_capabilities_runs_the_operations_it_has(rng):
+    class OnlyConv1d:
+        def conv1d(self, x, w, b, spec):
+            return pyconv._backends.numpy.conv(x, w, b, spec)
+
+    x = rng.standard_normal((2, 3, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        pyconv.conv1d(x, w, backend=OnlyConv1d()), pyconv.conv1d(x, w, backend="numpy")
+    )
+    with pytest.raises(UnsupportedCallError, match="it has no conv2d method"):
+        pyconv.conv2d(x[:, :, None], w[:, :, None], backend=OnlyConv1d())
+
+
+def test_with_nothing_selected_an_operation_the_default_lacks_runs_on_the_reference(
+    monkeypatch, rng
+):
+    # the default (cython) declares conv2d; were it to lack an operation, the reference runs
+    # it instead, not an error (and a named cython is an error)
+    from pyconv._registry import selection
+
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    *_, s = pyconv._validation.prepare_conv_transpose(x[:, :, :2], w.transpose(1, 0, 2, 3))
+    default = load_backend("cython")
+    assert selection.resolve(None, s) is default
+    monkeypatch.setattr(
+        default, "capabilities", pyconv.Capabilities(operations=("conv2d",)), raising=False
+    )
+    assert selection.resolve(None, s) is load_backend("numpy")
+    with pytest.raises(UnsupportedCallError, match="does not implement conv_transpose2d"):
+        selection.resolve("cython", s)
+
+
+def test_conv2d_keeps_its_compiled_fast_entry():
+    # the hot path is the compiled entry, tried before any validation or dispatch
+    from pyconv import _core
+    from pyconv._registry import fast_path
+
+    load_backend("cython")
+    pyconv.conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 3, 3), np.float32))
+    assert fast_path(None) is _core.conv2d_fast
+
+
+def test_cli_backends_lists_operations(site, capsys):
+    site.install("pyconvtest-old", {"old": spec("old")})
+    assert main(["backends"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert rows["name"].split()[-1] == "operations"
+    assert rows["numpy"].split()[-1] == (
+        "conv{1,2,3}d,conv_transpose{1,2,3}d,conv{1,2,3}d_input,conv{1,2,3}d_weight"
+    )
+    assert rows["old"].split()[-1] == "conv2d"

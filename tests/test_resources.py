@@ -265,6 +265,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.spawns_python
 @pytest.mark.parametrize("stride", [1 << 31, (1 << 63) - 1])
 def test_huge_stride_on_a_small_image(stride):
     proc = _run(

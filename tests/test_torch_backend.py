@@ -19,12 +19,18 @@ from numpy.testing import assert_array_equal
 import pyconv
 from pyconv import BackendUnavailableError
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-tb = pytest.importorskip("pyconv._backends.torch")
+try:
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's own convention
 
+    import pyconv._backends.torch as tb
+except ImportError:  # every test here is marked `torch`: tests/conftest.py skips and counts them
+    torch = F = tb = None
+HAS_CUDA = torch is not None and torch.cuda.is_available()
+
+pytestmark = pytest.mark.torch
 needs_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
+    not HAS_CUDA, reason="needs a CUDA GPU (torch.cuda.is_available() is False)"
 )
 
 
@@ -284,7 +290,7 @@ def test_bfloat16_tensor_is_a_type_error(tensors):
         pyconv.conv2d(x.bfloat16(), w.bfloat16(), backend="torch")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is missing")
+@pytest.mark.skipif(HAS_CUDA, reason="checks the error when CUDA is missing")
 def test_cuda_device_without_cuda_is_a_clear_error():
     for select in (
         lambda: pyconv.use_backend("torch", device="cuda").__enter__(),
@@ -326,6 +332,7 @@ def test_cuda_matches_cpu(rng):
     np.testing.assert_allclose(out.cpu().numpy(), layer(x), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.spawns_python
 def test_without_torch_the_backend_is_unavailable_and_pyconv_works():
     code = textwrap.dedent(
         """
@@ -385,6 +392,7 @@ def test_zero_input_channels_follow_pyconv_not_torch(with_bias):
     assert tuple(out.shape) == (2, 3, 3, 3)
 
 
+@pytest.mark.spawns_python
 def test_channels_last_numpy_input_does_not_crash_torch():
     """torch 2.13 segfaults on this channels-last input (found by tests/test_fuzz.py); the
     backend hands torch C-ordered copies of channels-last NumPy arrays.  Run in a
@@ -403,3 +411,56 @@ def test_channels_last_numpy_input_does_not_crash_torch():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["(2,", "1,", "9,", "2)"]
+
+
+# ---- the rest of the family on tensors ------------------------------------------------
+
+
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_family_tensor_in_tensor_out(tensors, unbatched):
+    x, w, b = tensors
+    x1 = x[:, :, 0] if not unbatched else x[0, :, 0]  # (N, C, L) / (C, L)
+    out = pyconv.conv1d(x1, w[:, :, 0], b, padding=1, backend="torch")
+    assert isinstance(out, torch.Tensor)
+    assert torch.equal(out, F.conv1d(x1, w[:, :, 0], b, padding=1))
+    wt = torch.randn(3, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+    xt = x[0] if unbatched else x
+    out = pyconv.conv_transpose2d(xt, wt, None, 2, 1, 1, backend="torch")
+    assert isinstance(out, torch.Tensor)
+    assert out.shape == ((2, 16, 16) if unbatched else (2, 2, 16, 16))
+    assert torch.equal(out, F.conv_transpose2d(xt, wt, None, 2, 1, 1))
+
+
+def test_family_gradients_on_tensors_equal_torch_nn_grad(tensors):
+    x, w, _ = tensors
+    g = F.conv2d(x, w, stride=2, padding=1)
+    with pyconv.use_backend("torch"):
+        gi = pyconv.grad.conv2d_input(x.shape, w, g, stride=2, padding=1)
+        gw = pyconv.grad.conv2d_weight(x, w.shape, g, stride=2, padding=1)
+    assert isinstance(gi, torch.Tensor)
+    assert isinstance(gw, torch.Tensor)
+    assert torch.equal(gi, torch.nn.grad.conv2d_input(x.shape, w, g, 2, 1))
+    assert torch.equal(gw, torch.nn.grad.conv2d_weight(x, w.shape, g, 2, 1))
+
+
+def test_family_tensor_with_a_numpy_backend_says_to_select_torch(tensors):
+    x, w, _ = tensors
+    with pytest.raises(TypeError, match=r"conv_transpose2d\(\): got a torch.Tensor, but the "):
+        pyconv.conv_transpose2d(x, w.transpose(0, 1), backend="cython")
+
+
+@needs_cuda
+def test_family_cuda_matches_cpu(rng):
+    x = rng.standard_normal((2, 4, 9, 9))
+    w = rng.standard_normal((4, 3, 3, 3))
+    with pyconv.use_backend("torch", device="cuda"):
+        gpu = pyconv.conv_transpose2d(x, w, None, 2, 1, 1)
+        gw = pyconv.grad.conv2d_weight(x, (3, 4, 3, 3), rng.standard_normal((2, 3, 9, 9)),
+                                       padding=1)  # fmt: skip
+    assert type(gpu) is np.ndarray
+    np.testing.assert_allclose(gpu, pyconv.conv_transpose2d(x, w, None, 2, 1, 1, backend="torch"),
+                               rtol=1e-10, atol=1e-10)  # fmt: skip
+    assert gw.shape == (3, 4, 3, 3)
+    tx = torch.from_numpy(x).cuda()
+    out = pyconv.conv_transpose2d(tx, torch.from_numpy(w).cuda(), None, 2, 1, 1, backend="torch")
+    assert out.device.type == "cuda"

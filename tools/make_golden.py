@@ -2,8 +2,10 @@
 
 Run from a source checkout with PyTorch installed::
 
-    python tools/make_golden.py            # writes pyconv/testing/data/golden.{npz,json}
-    python tools/make_golden.py --out DIR  # somewhere else (to compare before replacing)
+    python tools/make_golden.py               # writes pyconv/testing/data/golden.{npz,json}
+                                              # and family.{npz,json}
+    python tools/make_golden.py --set family  # only the family's set (make_golden_family.py)
+    python tools/make_golden.py --out DIR     # somewhere else (to compare before replacing)
 
 It is kept in the repository but not shipped: the wheel carries only its output, and
 ``pyconv.testing`` never regenerates a missing file.
@@ -45,6 +47,7 @@ import sys
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -595,20 +598,8 @@ def _dumps(manifest: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Generate the data; print what was written.  Returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    args = parser.parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        print("make_golden: PyTorch is needed: pip install torch", file=sys.stderr)
-        return 1
-    torch.use_deterministic_algorithms(True)
-
-    cl = build_cases()
-    entries = [(c, *make_arrays(c)) for c in cl.values] + article_cases(torch)
+def _streams() -> tuple[dict[str, list[np.ndarray]], Callable[[str, np.ndarray], int]]:
+    """Return the four concatenated streams of an npz file, and ``put`` (-> the offset)."""
     streams: dict[str, list[np.ndarray]] = {
         "inputs_float32": [],
         "inputs_float64": [],
@@ -623,6 +614,54 @@ def main(argv: list[str] | None = None) -> int:
         sizes[stream] += a.size
         return offset
 
+    return streams, put
+
+
+def _write_set(out: Path, manifest_name: str, arrays_name: str, streams, cases, errors,
+               torch) -> None:  # fmt: skip
+    """Write one set (an npz of the streams and its manifest); print what was written."""
+    dtypes = {"inputs_float32": np.float32, "inputs_float64": np.float64,
+              "expected": np.float64, "magnitude": np.float32}  # fmt: skip
+    arrays = {k: np.concatenate([np.empty(0, dtypes[k]), *v]) for k, v in streams.items()}
+    assert all(a.dtype == dtypes[k] for k, a in arrays.items())
+    out.mkdir(parents=True, exist_ok=True)
+    npz = out / arrays_name
+    _write_npz(npz, arrays)
+    digest = hashlib.sha256(npz.read_bytes()).hexdigest()
+    manifest = {
+        "format": FORMAT,
+        "generator": "tools/make_golden.py",
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seed": SEED,
+        "fixed_point_bits_float64": FIXED_POINT_BITS,
+        "arrays": arrays_name,
+        "arrays_sha256": digest,
+        "cases": cases,
+        "errors": errors,
+    }
+    (out / manifest_name).write_text(_dumps(manifest))
+    by_dtype = {d: sum(c["dtype"] == d for c in cases) for d in ("float32", "float64")}
+    print(
+        f"wrote {npz} ({npz.stat().st_size / 1024:.1f} KiB, {len(arrays)} arrays, "
+        f"sha256 {digest[:16]}...)"
+    )
+    print(
+        f"wrote {out / manifest_name} ({(out / manifest_name).stat().st_size / 1024:.1f} KiB): "
+        f"{len(cases)} value cases ({by_dtype['float32']} float32, "
+        f"{by_dtype['float64']} float64), {len(errors)} error cases"
+    )
+    accepted = [c["id"] for c in errors if c["torch_error"] is None]
+    if accepted:
+        print(f"note: torch accepts {len(accepted)} call(s) pyconv rejects: {', '.join(accepted)}")
+
+
+def conv2d_set(torch, out: Path) -> None:
+    """Write the conv2d set: golden.json / golden.npz."""
+    cl = build_cases()
+    entries = [(c, *make_arrays(c)) for c in cl.values] + article_cases(torch)
+    streams, put = _streams()
     manifest_cases = []
     for case, x, w, b in entries:
         expected = torch_conv(torch, x, w, b, case)
@@ -637,45 +676,53 @@ def main(argv: list[str] | None = None) -> int:
         offsets["expected"] = put("expected", expected)
         offsets["magnitude"] = put("magnitude", _round_up_float32(magnitude))
         manifest_cases.append({**case, "output_shape": list(expected.shape), "offsets": offsets})
-    dtypes = {"inputs_float32": np.float32, "inputs_float64": np.float64,
-              "expected": np.float64, "magnitude": np.float32}  # fmt: skip
-    arrays = {k: np.concatenate([np.empty(0, dtypes[k]), *v]) for k, v in streams.items()}
-    assert all(a.dtype == dtypes[k] for k, a in arrays.items())
     errors = [{**c, "torch_error": torch_error(torch, c)} for c in cl.errors]
+    _write_set(out, MANIFEST, ARRAYS, streams, manifest_cases, errors, torch)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    npz = args.out / ARRAYS
-    _write_npz(npz, arrays)
-    digest = hashlib.sha256(npz.read_bytes()).hexdigest()
-    manifest = {
-        "format": FORMAT,
-        "generator": "tools/make_golden.py",
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "seed": SEED,
-        "fixed_point_bits_float64": FIXED_POINT_BITS,
-        "arrays": ARRAYS,
-        "arrays_sha256": digest,
-        "cases": manifest_cases,
-        "errors": errors,
-    }
-    (args.out / MANIFEST).write_text(_dumps(manifest))
 
-    by_dtype = {d: sum(c["dtype"] == d for c in manifest_cases) for d in ("float32", "float64")}
+def family_set(torch, out: Path) -> None:
+    """Write the rest of the family: family.json / family.npz (make_golden_family.py)."""
+    import make_golden_family as fam
+
+    fc = fam.build_family_cases()
+    streams, put = _streams()
+    manifest_cases = []
+    for case in fc.values:
+        arrays = fam.make_family_arrays(case)
+        expected = fam.torch_family(torch, case, arrays)
+        magnitude = fam.torch_family(torch, case, {k: np.abs(a) for k, a in arrays.items()})
+        assert expected.dtype == magnitude.dtype == np.float64
+        inputs = f"inputs_{case['dtype']}"
+        offsets = {name: put(inputs, a) for name, a in arrays.items()}
+        offsets["expected"] = put("expected", expected)
+        offsets["magnitude"] = put("magnitude", _round_up_float32(magnitude))
+        manifest_cases.append({**case, "output_shape": list(expected.shape), "offsets": offsets})
+    errors = [{**c, "torch_error": fam.torch_family_error(torch, c)} for c in fc.errors]
+    _write_set(out, fam.MANIFEST, fam.ARRAYS, streams, manifest_cases, errors, torch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the data; print what was written.  Returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    parser.add_argument(
+        "--set",
+        choices=["all", "conv2d", "family"],
+        default="all",
+        help="which files: conv2d (golden.*), family (family.*: the other operations), all",
+    )
+    args = parser.parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("make_golden: PyTorch is needed: pip install torch", file=sys.stderr)
+        return 1
+    torch.use_deterministic_algorithms(True)
     print(f"make_golden: torch {torch.__version__}, numpy {np.__version__}, seed {SEED}")
-    print(
-        f"wrote {npz} ({npz.stat().st_size / 1024:.1f} KiB, {len(arrays)} arrays, "
-        f"sha256 {digest[:16]}...)"
-    )
-    print(
-        f"wrote {args.out / MANIFEST} ({(args.out / MANIFEST).stat().st_size / 1024:.1f} KiB): "
-        f"{len(manifest_cases)} value cases ({by_dtype['float32']} float32, "
-        f"{by_dtype['float64']} float64), {len(errors)} error cases"
-    )
-    accepted = [c["id"] for c in errors if c["torch_error"] is None]
-    if accepted:
-        print(f"note: torch accepts {len(accepted)} call(s) pyconv rejects: {', '.join(accepted)}")
+    if args.set in ("all", "conv2d"):
+        conv2d_set(torch, args.out)
+    if args.set in ("all", "family"):
+        family_set(torch, args.out)
     return 0
 
 

@@ -5,6 +5,13 @@ This module imports nothing: listing backends must stay cheap (no torch import).
 
 API_VERSION = 1
 
+# The operations of the family (pyconv.OPERATIONS), written out: this module imports nothing.
+_FORWARD = ["conv1d", "conv2d", "conv3d"]
+_TRANSPOSED = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+_INPUT_GRAD = ["conv1d_input", "conv2d_input", "conv3d_input"]
+_WEIGHT_GRAD = ["conv1d_weight", "conv2d_weight", "conv3d_weight"]
+ALL_OPERATIONS = _FORWARD + _TRANSPOSED + _INPUT_GRAD + _WEIGHT_GRAD
+
 CYTHON = {
     "name": "cython",
     "api_version": API_VERSION,
@@ -13,6 +20,10 @@ CYTHON = {
     "requires": [],
     "install_hint": "reinstall pyconv with a C compiler available",
     "capabilities": {
+        # every operation: the weight gradients on _core.conv_weight_grad (tests/
+        # test_registry.py checks that this list and pyconv._backends.cython.HAS_WEIGHT_GRAD,
+        # whether the compiled core has that kernel, agree)
+        "operations": ALL_OPERATIONS,
         "dtypes": ["float32", "float64"],
         "devices": ["cpu"],
         "accuracy": "elementwise",
@@ -28,6 +39,7 @@ NUMPY = {
     "requires": [],
     "install_hint": "",
     "capabilities": {
+        "operations": ALL_OPERATIONS,
         "dtypes": ["float32", "float64"],
         "devices": ["cpu"],
         "accuracy": "elementwise",
@@ -38,11 +50,12 @@ NUMPY = {
 TORCH = {
     "name": "torch",
     "api_version": API_VERSION,
-    "description": "delegates to torch.nn.functional.conv2d (CPU or CUDA)",
+    "description": "delegates to torch.nn.functional and torch.nn.grad (CPU or CUDA)",
     "implementation": "pyconv._backends.torch:TorchBackend",
     "requires": ["torch"],
     "install_hint": "pip install 'pyconv[torch]'",
     "capabilities": {
+        "operations": ALL_OPERATIONS,
         "dtypes": ["float32", "float64"],
         "devices": ["cpu", "cuda"],
         "accuracy": "elementwise",

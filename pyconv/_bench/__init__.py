@@ -6,6 +6,18 @@ table, the progress bar) and :mod:`.command` (the command once its arguments are
 """
 
 from .runner import Bench, Result, Row, Settings, run_bench
-from .zoo import ZOO, flops, make_case
+from .zoo import FAMILY, NAMES, ZOO, flops, make_call, make_case
 
-__all__ = ["ZOO", "Bench", "Result", "Row", "Settings", "flops", "make_case", "run_bench"]
+__all__ = [
+    "FAMILY",
+    "NAMES",
+    "ZOO",
+    "Bench",
+    "Result",
+    "Row",
+    "Settings",
+    "flops",
+    "make_call",
+    "make_case",
+    "run_bench",
+]

@@ -10,13 +10,14 @@ import argparse
 import datetime
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from .. import _registry
+from .. import _core, _registry
 from . import machine, report, runner
-from .zoo import ZOO, describe, flops
+from .zoo import NAMES, describe, flops
 
 __all__ = [
     "BenchError",
@@ -77,7 +78,9 @@ core x threads) and t_torch / t (above 1: faster than torch).  The CPU load of o
 processes during each row is measured (/proc/stat minus this process) and printed; rows
 above 0.25 cores are flagged '!'.  Every output is checked once per row against the exact
 result under the backend's accuracy contract: a wrong result shows WRONG and the exit
-status is 1.
+status is 1.  --quick calls each method once per shape (so its times measure nothing)
+and checks only the shapes up to {quick_mflop:g} MFLOP (the seed, overhead and depthwise
+ones): it proves that every backend runs on every shape, in seconds on the small ones.
 
 Backends: by default every available backend except 'numpy' (the slow reference) and
 'torch' (pyconv's wrapper of the torch column, shown as pyconv-torch); name them with
@@ -89,11 +92,10 @@ installed there is no torch column and no ratio (the header says why).
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``bench`` command to ``sub`` (from ``ArgumentParser.add_subparsers``)."""
-    peak = machine.peak_per_core()
     bp: argparse.ArgumentParser = sub.add_parser(
         "bench",
         help="time the backends against torch on the shape zoo, print a table",
-        description=_BENCH_DESCRIPTION,
+        description=_BENCH_DESCRIPTION.format(quick_mflop=runner.QUICK_CHECK_MFLOP),
         epilog="examples:\n  pyconv bench --filter r50 --threads 1,2\n"
         "  pyconv bench --filter 'dw*' --backends cython,numpy --json dw.json\n"
         "  pyconv bench --quick --filter seed,overhead --threads 1   (CI: runs, judges nothing)",
@@ -141,7 +143,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bp.add_argument(
         "--quick",
         action="store_true",
-        help="one round of one call per method: checks that everything runs (CI), measures nothing",
+        help="one call per method and shape: checks that everything runs (CI), measures "
+        "nothing; outputs checked on the shapes up to "
+        f"{runner.QUICK_CHECK_MFLOP:g} MFLOP only",
     )
     bp.add_argument(
         "--json",
@@ -156,18 +160,25 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default="text",
         help="the table as aligned text (default) or a markdown pipe table",
     )
-    for flag, dtype, value in (
-        ("--peak-f32", "float32", peak.float32),
-        ("--peak-f64", "float64", peak.float64),
-    ):
+    for flag, dtype in (("--peak-f32", "float32"), ("--peak-f64", "float64")):
         bp.add_argument(
             flag,
             metavar="GFLOPS",
             type=positive_float,
             default=None,
-            help=f"{dtype} peak GFLOP/s per core for '%%peak' (default: {value:g}, "
-            f"{peak.source}; give yours)",
+            help=f"{dtype} peak GFLOP/s per core for '%%peak' (default: measured at the "
+            "start of the run, a short multiply-add probe of the kernel variant in use)",
         )
+    variants = [name for name, _detail, _ok in _core.isas()]
+    bp.add_argument(
+        "--isa",
+        choices=variants,
+        default=None,
+        help="run pyconv's kernels of this variant and cap torch to the same instructions "
+        "(ONEDNN_MAX_CPU_ISA, which torch reads when it is imported, so the bench runs in "
+        "a child process); what a user with that CPU gets: e.g. --isa avx2 on an AVX-512 "
+        "machine (default: the best this CPU runs, torch uncapped)",
+    )
     bp.add_argument(
         "--no-check", action="store_true", help="skip checking the outputs against the exact result"
     )
@@ -191,10 +202,55 @@ def _backends(values: list[str]) -> list[str] | None:
 
 
 def _list_shapes() -> int:
-    width = max(map(len, ZOO))
-    for name in ZOO:
+    width = max(map(len, NAMES))
+    for name in NAMES:
         print(f"{name:<{width}}  {flops(name) / 1e6:>10.4g} MFLOP  {describe(name)}")
     return 0
+
+
+def _child_argv(args: argparse.Namespace) -> list[str]:
+    """Return the command line of ``args`` without ``--isa`` (for the capped child)."""
+    argv = ["bench"]
+    if args.threads:
+        argv += ["--threads", ",".join(map(str, args.threads))]
+    for flag, values in (("--filter", args.filter), ("--backends", args.backend_names)):
+        for v in values:
+            argv += [flag, v]
+    for flag, value in (
+        ("--rounds", args.rounds),
+        ("--budget", args.budget),
+        ("--json", args.json),
+        ("--peak-f32", args.peak_f32),
+        ("--peak-f64", args.peak_f64),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["--format", args.format]
+    for flag, on in (
+        ("--quick", args.quick),
+        ("--no-check", args.no_check),
+        ("--no-progress", args.no_progress),
+    ):
+        if on:
+            argv.append(flag)
+    return argv
+
+
+def _run_capped(args: argparse.Namespace) -> int:
+    """``--isa NAME``: the same bench in a child process, pyconv and torch capped."""
+    runs = [name for name, _detail, ok in _core.isas() if ok]
+    if args.isa not in runs:
+        raise BenchUsageError(
+            f"this CPU cannot run the {args.isa} kernels (it runs: {', '.join(runs)})"
+        )
+    env = dict(os.environ)
+    env["PYCONV_ISA"] = args.isa
+    if args.isa in machine.ONEDNN_ISA:
+        env["ONEDNN_MAX_CPU_ISA"] = machine.ONEDNN_ISA[args.isa]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyconv", *_child_argv(args)], env=env, check=False
+    )
+    return proc.returncode
 
 
 def bench_command(args: argparse.Namespace) -> int:
@@ -210,6 +266,8 @@ def bench_command(args: argparse.Namespace) -> int:
     """
     if args.list:
         return _list_shapes()
+    if args.isa is not None:
+        return _run_capped(args)
     try:
         cases = runner.select_cases(runner.parse_list(args.filter))
     except ValueError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import sys
@@ -34,7 +35,13 @@ ENV_VARS = (
     "PYCONV_NUM_THREADS",
     "PYCONV_ISA",
     "PYCONV_BACKEND",
+    "ONEDNN_MAX_CPU_ISA",
 )
+
+#: ``pyconv bench --isa``: the oneDNN ISA cap (read by torch at import) that matches each
+#: kernel variant, so that torch is limited as pyconv is.  oneDNN has no SSE2 level:
+#: SSE4.1 is the closest below AVX.
+ONEDNN_ISA = {"avx512": "AVX512_CORE", "avx2": "AVX2", "baseline": "SSE41"}
 
 
 def available_cores() -> int:
@@ -65,15 +72,22 @@ class Peak(NamedTuple):
 def peak_per_core() -> Peak:
     """Return the peak GFLOP/s of one core, float32 and float64, and its source.
 
-    The one place the bench's default peaks come from (``pyconv bench --peak-f32`` and
-    ``--peak-f64`` override them).  For now: the figures measured on pyconv's development
-    machine with a chain of independent 512-bit FMAs (two FMA pipes at about 4.2 GHz,
-    DESIGN.md section 5), whatever machine this is.
+    Measured on this machine for the kernel variant in use (``_core.peak_gflops``:
+    independent chains of that variant's vector multiply-adds on one core, about 0.2 s
+    in all, the best of three runs), once per variant and process; ``pyconv bench --peak-f32`` and
+    ``--peak-f64`` override it.  The one place the bench's peaks come from.
     """
+    return _measured_peak(_core.isa())
+
+
+@functools.cache
+def _measured_peak(isa: str) -> Peak:
+    f32 = _core.peak_gflops(isa, "float32", seconds=0.05)
+    f64 = _core.peak_gflops(isa, "float64", seconds=0.05)
     return Peak(
-        270.0,
-        135.0,
-        "measured on pyconv's development machine, an AMD EPYC Zen 5 with AVX-512",
+        round(f32, 1),
+        round(f64, 1),
+        f"measured here: the {isa} kernels' vector multiply-add rate on one core",
     )
 
 

@@ -141,7 +141,12 @@ def header(bench: Bench) -> list[str]:
         f"({s.peak_source}); %peak = GFLOP/s / (peak x threads)",
         f"method: {s.rounds} interleaved round{'s' if s.rounds != 1 else ''}; in each, the "
         f"median of {s.min_calls}..{s.max_calls} calls filling {s.budget:g} s per method; "
-        "shown: the median over rounds",
+        "shown: the median over rounds"
+        + (
+            " (--quick: one call per method proves that it runs; its time is no measurement)"
+            if s.max_calls == 1
+            else ""
+        ),
     ]
     lines.append("timed: " + "; ".join(f"{k} = {v}" for k, v in bench.calls.items()))
     if bench.torch_missing is None:
@@ -165,14 +170,22 @@ def footer(bench: Bench) -> list[str]:
         f"minus this process's); '!' above {LOAD_LIMIT:g}: that row's times are unreliable, "
         "rerun on an idle machine; '?': too short to tell"
     ]
-    if bench.settings.check:
+    s = bench.settings
+    if s.check:
         bad = bench.failures
-        lines.append(
+        unchecked = sum(not s.checks(row.mflop) for row in bench.rows)
+        line = (
             "accuracy: every output within its backend's contract (checked against the exact "
             "result once per row)"
             if not bad
             else f"accuracy: {len(bad)} result(s) WRONG or failed, see the notes column"
         )
+        if unchecked:
+            line += (
+                f"; {unchecked} row(s) above {s.check_mflop:g} MFLOP not checked (--quick: "
+                "their exact result would take most of the run)"
+            )
+        lines.append(line)
     else:
         lines.append("accuracy: not checked (--no-check)")
     if any(r.loaded for r in bench.rows):

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .. import _registry
-from .._validation import prepare_conv2d
-from ..functional import conv2d
+from .. import _registry, functional, grad
+from .._validation import split_operation
+from ..testing._cases import OpCall
 from . import machine
-from .zoo import ZOO, describe, flops, make_case
+from .zoo import NAMES, describe, flops, make_call
 
 __all__ = [
     "TORCH",
@@ -52,6 +52,10 @@ NOT_BY_DEFAULT = {
 NUMPY_MAX_CALLS = 3
 #: Rows with more external load than this (in cores) are flagged.
 LOAD_LIMIT = 0.25
+#: ``--quick`` checks the outputs of the shapes up to this many MFLOP: the seed and
+#: depthwise shapes, whose exact result costs milliseconds (the ResNet layers' cost
+#: seconds each, and took two thirds of a full quick run).
+QUICK_CHECK_MFLOP = 10.0
 
 
 class _Progress(Protocol):
@@ -108,7 +112,7 @@ def select_cases(patterns: Sequence[str] = ()) -> list[str]:
         A pattern that matches no shape (the message lists the names).
     """
     if not patterns:
-        return list(ZOO)
+        return list(NAMES)
 
     def hit(pattern: str, name: str) -> bool:
         if any(ch in pattern for ch in "*?["):
@@ -116,9 +120,9 @@ def select_cases(patterns: Sequence[str] = ()) -> list[str]:
         return pattern in name
 
     for p in patterns:
-        if not any(hit(p, name) for name in ZOO):
-            raise ValueError(f"--filter {p!r} matches no shape; the shapes are: {', '.join(ZOO)}")
-    return [name for name in ZOO if any(hit(p, name) for p in patterns)]
+        if not any(hit(p, name) for name in NAMES):
+            raise ValueError(f"--filter {p!r} matches no shape; the shapes are: {', '.join(NAMES)}")
+    return [name for name in NAMES if any(hit(p, name) for p in patterns)]
 
 
 def default_backends() -> tuple[list[str], dict[str, str]]:
@@ -160,6 +164,10 @@ class Settings:
         :data:`NUMPY_MAX_CALLS` for the numpy reference).
     check : bool
         Whether outputs are checked against the exact result.
+    check_mflop : float or None
+        Check only the shapes of at most this many MFLOP (None: every shape).  The exact
+        result is computed in NumPy in higher precision, which takes seconds on the large
+        shapes: ``--quick`` checks the small ones only (:data:`QUICK_CHECK_MFLOP`).
     peak_f32, peak_f64 : float, optional
         GFLOP/s per core that "% of peak" divides by (times the thread count); one not
         given is :func:`.machine.peak_per_core`'s.
@@ -172,6 +180,7 @@ class Settings:
     min_calls: int = 3
     max_calls: int = 5000
     check: bool = True
+    check_mflop: float | None = None
     peak_f32: float | None = None
     peak_f64: float | None = None
     peak_source: str = "given"
@@ -181,9 +190,7 @@ class Settings:
             return
         default = machine.peak_per_core()
         if self.peak_f32 is None and self.peak_f64 is None:
-            self.peak_source = (
-                f"the defaults, {default.source}: give yours with --peak-f32/--peak-f64"
-            )
+            self.peak_source = f"{default.source}; --peak-f32/--peak-f64 override it"
         else:
             given, other = (
                 ("float32", "float64") if self.peak_f32 is not None else ("float64", "float32")
@@ -196,8 +203,18 @@ class Settings:
 
     @classmethod
     def quick(cls, **kw: Any) -> Settings:
-        """One round of one call per method: proves the command runs, measures nothing."""
-        return cls(**{"rounds": 1, "budget": 0.0, "min_calls": 1, "max_calls": 1, **kw})
+        """One round of one call per method: proves every method runs on every shape.
+
+        It measures nothing (one call is no timing), and checks the outputs of the small
+        shapes only (up to :data:`QUICK_CHECK_MFLOP`): the exact result of the large ones
+        would take most of the run.
+        """
+        quick = {"rounds": 1, "budget": 0.0, "min_calls": 1, "max_calls": 1}
+        return cls(**{**quick, "check_mflop": QUICK_CHECK_MFLOP, **kw})
+
+    def checks(self, mflop: float) -> bool:
+        """Whether the outputs of a shape of ``mflop`` MFLOP are checked."""
+        return self.check and (self.check_mflop is None or mflop <= self.check_mflop)
 
     def peak(self, dtype: str) -> float:
         """Peak GFLOP/s per core for ``dtype``."""
@@ -355,37 +372,41 @@ class _Method:
         self.skipped, self.max_calls = skipped, max_calls
 
 
+def _is_gradient(op: str) -> bool:
+    return split_operation(op)[0] in ("conv_input", "conv_weight")
+
+
 def _methods(name: str, torch: Any, objs: dict[str, tuple]) -> tuple[list[_Method], tuple]:
-    x, w, b, kw = make_case(name)
+    op, args, kw = make_call(name)
     methods = []
     if torch is not None:
-        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
-        tb = None if b is None else torch.from_numpy(b)
-        f = torch.nn.functional.conv2d
+        targs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
+        f = getattr(torch.nn.grad if _is_gradient(op) else torch.nn.functional, op)
 
         def call_torch() -> np.ndarray:
-            return f(tx, tw, tb, **kw)
+            return f(*targs, **kw)
 
         methods.append(_Method(TORCH, call_torch))
-    *_, spec = prepare_conv2d(x, w, b, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    spec = OpCall(op, args, kw).spec()
+    fn = getattr(grad if _is_gradient(op) else functional, op)
     for label, (obj, plain) in objs.items():
         ok = _registry.supports(obj, spec)
         if ok is not True:
             methods.append(_Method(label, None, skipped=str(ok)))
             continue
         call: Callable[[], np.ndarray]
-        if plain:  # the default backend: the call users make, with its fast path
+        if plain:  # the default backend: the call users make (conv2d: its fast path)
 
             def call() -> np.ndarray:
-                return conv2d(x, w, b, **kw)
+                return fn(*args, **kw)
 
         else:
-            call = functools.partial(conv2d, x, w, b, **kw, backend=obj)
+            call = functools.partial(fn, *args, **kw, backend=obj)
         slow = getattr(obj, "name", None) == "numpy"
         methods.append(
             _Method(label, call, _contract(obj), max_calls=NUMPY_MAX_CALLS if slow else None)
         )
-    return methods, (x, w, b, kw)
+    return methods, (op, args, kw, spec.dtype.name)
 
 
 def _check(out: Any, exact: tuple, contract: tuple[str, float]) -> dict:
@@ -476,21 +497,26 @@ def run_bench(
         A named backend that cannot be loaded.
     """
     settings = settings or Settings()
-    unknown = [c for c in cases if c not in ZOO]
+    unknown = [c for c in cases if c not in NAMES]
     if unknown:
-        raise ValueError(f"unknown shapes {unknown}; the shapes are: {', '.join(ZOO)}")
+        raise ValueError(f"unknown shapes {unknown}; the shapes are: {', '.join(NAMES)}")
     left_out: dict[str, str] = {}
     if backends is None:
         backends, left_out = default_backends()
     objs: dict[str, tuple] = {}
-    calls = {TORCH: "torch.nn.functional.conv2d on tensors sharing the arrays"}
+    calls = {
+        TORCH: "torch.nn.functional.conv2d (or the row's operation, torch.nn.grad's for the "
+        "gradients) on tensors sharing the arrays"
+    }
     default = _registry.current_backend_name()
     for b in backends:
         obj = _registry.load_backend(b) if isinstance(b, str) else b
         plain = isinstance(b, str) and b == default
         objs[_label(b)] = (obj, plain)
         if plain:
-            calls[_label(b)] = "pyconv.conv2d(...) with no backend= (the default)"
+            calls[_label(b)] = (
+                "pyconv.conv2d(...) (or the row's operation) with no backend= (the default)"
+            )
         else:
             what = repr(b) if isinstance(b, str) else f"<{_registry.backend_name(b)} object>"
             calls[_label(b)] = f"pyconv.conv2d(..., backend={what})"
@@ -508,9 +534,8 @@ def run_bench(
     )
     total, index = len(cases) * len(threads), 0
     for name in cases:
-        ms, (x, w, b, kw) = _methods(name, torch, objs)
+        ms, (op, args, kw, dtype) = _methods(name, torch, objs)
         exact = None
-        dtype = x.dtype.name
         for n in threads:
             if progress is not None:
                 progress.row(index, total, f"{name}, {n} thread{'s' if n > 1 else ''}")
@@ -525,11 +550,11 @@ def run_bench(
                     gc.enable()
             if note and note not in bench.notes:
                 bench.notes.append(note)
-            if settings.check:
+            if settings.checks(flops(name) / 1e6):
                 if exact is None:  # once per shape, after its first row (seconds on big ones)
                     if progress is not None:
                         progress.step("checking against the exact result")
-                    exact = _exact(x, w, b, kw)
+                    exact = _exact(op, args, kw)
                 contracts = {m.label: m.contract for m in ms}
                 for label, out in outputs.items():
                     results[label].check = _check(out, exact, contracts[label])
@@ -541,10 +566,10 @@ def run_bench(
     return bench
 
 
-def _exact(x: np.ndarray, w: np.ndarray, b: Any, kw: dict) -> tuple:
-    from ..testing import exact_conv2d
+def _exact(op: str, args: tuple, kw: dict) -> tuple:
+    from ..testing import exact_op
 
-    return exact_conv2d(x, w, b, **kw)
+    return exact_op(op, *args, **kw)
 
 
 def _derive(row: Row, peak: float) -> None:

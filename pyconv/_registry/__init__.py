@@ -24,6 +24,7 @@ from .discovery import (
 )
 from .selection import (
     DEFAULT_BACKEND,
+    REFERENCE_BACKEND,
     UnsupportedCallError,
     backend_name,
     current_backend_name,
@@ -39,6 +40,7 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_BACKEND",
     "ENTRY_POINT_GROUP",
+    "REFERENCE_BACKEND",
     "BackendInfo",
     "BackendUnavailableError",
     "BackendWarning",

@@ -264,7 +264,8 @@ def load_backend(name: str, **options: Any) -> Any:
     Returns
     -------
     object
-        The backend: it has a ``conv2d`` method, a ``name`` and ``capabilities``.
+        The backend: a method for each operation it declares (``conv2d``, ...), a
+        ``name`` and ``capabilities``.
 
     Raises
     ------
@@ -310,9 +311,13 @@ def load_backend(name: str, **options: Any) -> Any:
             f"backend {name!r} failed to load its implementation {info.implementation!r}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    if not hasattr(obj, "conv2d"):
+    operations = info.capabilities.operations if info.capabilities else ("conv2d",)
+    missing = [op for op in operations if not callable(getattr(obj, op, None))]
+    if missing:
         raise BackendUnavailableError(
-            f"backend {name!r}: its implementation {info.implementation!r} has no conv2d method"
+            f"backend {name!r}: its implementation {info.implementation!r} has no "
+            f"{', '.join(missing)} method{'s' if len(missing) > 1 else ''} (its capabilities "
+            "declare these operations)"
         )
     if getattr(obj, "capabilities", None) is None:
         obj.capabilities = info.capabilities

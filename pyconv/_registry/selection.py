@@ -4,7 +4,15 @@ Most explicit first: ``backend=`` on the call (a name or a backend object);
 :func:`use_backend` (a context variable, so threads and asyncio tasks do not leak into each
 other); :func:`set_backend`; the ``PYCONV_BACKEND`` environment variable (read at import and
 by :func:`refresh_backends`); the default, ``cython``.  A backend that was named is used or
-the call fails with the reason; it never silently falls back to another one.
+the call fails with the reason; it never silently falls back to another one.  (A
+``PYCONV_BACKEND`` that names no available backend is refused with a warning at import,
+as every bad environment variable is: the default is used, not silently.)
+
+Operations: a backend runs the operations it declares (``Capabilities.operations``).  With
+nothing selected, an operation runs on the default backend if that declares it, else on
+the reference backend ``numpy`` (which implements every operation); a *named* backend
+that lacks the operation is an error (:class:`UnsupportedCallError`, naming what it
+implements).
 
 The hot path, ``resolve(None, spec)`` with nothing selected, is one context-variable read
 and two attribute checks; :func:`fast_path` answers as cheaply, before validation.
@@ -18,12 +26,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from .._validation import ConvSpec
+from .._environment import accept, refuse
+from .._validation import OPERATIONS, ConvSpec
 from . import discovery
 from .discovery import load_backend, loaded
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "REFERENCE_BACKEND",
     "UnsupportedCallError",
     "backend_name",
     "current_backend_name",
@@ -36,6 +46,8 @@ __all__ = [
 ]
 
 DEFAULT_BACKEND = "cython"
+#: Runs, with nothing selected, the operations the default backend does not declare.
+REFERENCE_BACKEND = "numpy"
 
 
 class UnsupportedCallError(ValueError):
@@ -53,12 +65,16 @@ _env_choice: str | None = None
 _default_obj: Any = None  # the default backend, once loaded
 
 
+def _is_backend_object(b: Any) -> bool:
+    return any(callable(getattr(b, op, None)) for op in OPERATIONS)
+
+
 def _check_choice(b: Any) -> Any:
-    if isinstance(b, str) or hasattr(b, "conv2d"):
+    if isinstance(b, str) or _is_backend_object(b):
         return b
     raise TypeError(
         f"backend must be a backend name (str) or an object with a conv2d method, not "
-        f"{type(b).__name__}"
+        f"{type(b).__name__} (or with the method of another operation in pyconv.OPERATIONS)"
     )
 
 
@@ -77,10 +93,12 @@ def _as_object(choice: _Choice) -> Any:
 def supports(obj: Any, spec: ConvSpec) -> bool | str:
     """Return True if backend ``obj`` can run ``spec``, else the reason it cannot."""
     caps = getattr(obj, "capabilities", None)
-    if caps is not None and not caps.universal:
-        ok = caps.check(spec)
+    if caps is not None:
+        ok = caps.implements(spec.op) if caps.universal else caps.check(spec)
         if ok is not True:
             return ok
+    elif not callable(getattr(obj, spec.op, None)):  # an object that declares nothing
+        return f"it has no {spec.op} method"
     check = getattr(obj, "supports", None)
     return True if check is None else check(spec)
 
@@ -140,13 +158,17 @@ def resolve(backend: Any, spec: ConvSpec) -> Any:
     BackendUnavailableError
         The chosen backend cannot be loaded.
     UnsupportedCallError
-        The chosen backend cannot run ``spec`` (the message says why).
+        The chosen backend cannot run ``spec`` (the message says why), e.g. a named
+        backend that does not implement ``spec.op``.
     """
     if backend is None:
         sel = _context.get() or _global
         if sel is None:
             if _env_choice is None:
-                return _default_obj or _default()  # the default runs every valid call
+                obj = _default_obj or _default()
+                if spec.op in obj.capabilities.operations:
+                    return obj  # the default runs every valid call of what it declares
+                return _checked(load_backend(REFERENCE_BACKEND), spec)
             sel = (_env_choice, ())
         return _checked(_as_object(sel), spec)
     obj = load_backend(backend) if isinstance(backend, str) else _check_choice(backend)
@@ -200,8 +222,38 @@ def current_backend_name() -> str:
 
 
 def _read_env() -> str | None:
-    value = os.environ.get("PYCONV_BACKEND", "").strip()
-    return value or None
+    """``PYCONV_BACKEND``, if it names a backend that is available (any case), else None.
+
+    A name nobody registered, or a backend whose requirements are missing, is refused
+    with a warning and the default is used: a bad variable must not break every call.
+    Only the listing is read (no implementation is imported); a backend that is listed
+    available but fails to load still fails, with its reason, on first use.
+    """
+    value = os.environ.get("PYCONV_BACKEND", "")
+    name = value.strip()
+    if not name:
+        accept("PYCONV_BACKEND")
+        return None
+    infos = {info.name: info for info in discovery.backends()}
+    if name not in infos:  # backend names are lower case; accept any case if unambiguous
+        same = [n for n in infos if n.lower() == name.lower()]
+        name = same[0] if len(same) == 1 else name
+    info = infos.get(name)
+    if info is not None and info.available:
+        accept("PYCONV_BACKEND")
+        return name
+    if info is None:
+        why = "no backend of that name is installed"
+    else:
+        why = f"backend {name!r} is unavailable: {info.reason}"
+    listed = ", ".join(n for n, i in infos.items() if i.available)
+    refuse(
+        "PYCONV_BACKEND",
+        value,
+        f"{why} (available backends: {listed}; `pyconv backends` lists them all)",
+        instead=f"the default backend, {DEFAULT_BACKEND!r}",
+    )
+    return None
 
 
 def refresh_backends() -> None:

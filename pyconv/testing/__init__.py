@@ -1,4 +1,4 @@
-"""The conformance suite: prove a conv2d backend right, ours or a third party's.
+"""The conformance suite: prove a backend right, ours or a third party's, for every operation.
 
 One call runs everything on an installed backend (or on a backend object)::
 
@@ -25,7 +25,7 @@ backend declares passes).  In a backend's own pytest suite, one test per case::
 What is checked
 ---------------
 golden cases (``golden-...``)
-    conv2d calls whose expected result PyTorch computed in float64 when the data was made
+    calls whose expected result PyTorch computed in float64 when the data was made
     (``tools/make_golden.py`` in the source tree; the files ship in
     ``pyconv/testing/data/`` and record the torch version): kernels 1x1 to 7x7, even and
     non-square; strides; symmetric padding, ``'valid'``, and ``'same'`` (asymmetric with
@@ -33,33 +33,44 @@ golden cases (``golden-...``)
     without bias; unbatched input; an empty batch; 1x1 outputs; float32 and float64;
     every combination of stride, padding, dilation, groups, bias and dtype; data that
     stresses rounding; and the article's examples verbatim (the dark line must round to
-    ``[[[27, 28, 23], [220, 220, 224], [16, 16, 28]]]``).  The check does not use pyconv's
-    own reference implementation.
+    ``[[[27, 28, 23], [220, 220, 224], [16, 16, 28]]]``).  And the rest of the family:
+    conv1d and conv3d (strides, dilation, 'same', groups, depthwise, unbatched, empty
+    batches), conv_transpose1d/2d/3d (output_padding below the stride or the dilation,
+    strides beyond the kernel, padding that crops most of the result, groups, unbatched)
+    and the gradients conv{1,2,3}d_input / conv{1,2,3}d_weight (strides whose input size
+    the output cannot tell, dilation, groups, depthwise, empty batches), each in float32
+    and float64.  The check does not use pyconv's own reference implementation.
 error cases (``error-...``)
     invalid calls (wrong ranks, channel mismatch, bad groups, kernel larger than the
     input, negative padding, zero stride, ``'same'`` with a stride, mixed or unsupported
-    dtypes, ...) made through :func:`pyconv.conv2d` with ``backend=`` the backend under
-    test: validation is pyconv's front end, so every backend raises the same type
-    (``ValueError`` or ``TypeError``).
+    dtypes, an output_padding too large, a grad_output of the wrong shape, ...) made
+    through the operation's function with ``backend=`` the backend under test: validation
+    is pyconv's front end, so every backend raises the same type (``ValueError`` or
+    ``TypeError``), whatever it declares.
 properties (``prop-...``)
     through the backend itself: torch's output-shape formula; the per-channel
     decomposition (the article's third experiment); groups = split + concatenate; bias
     additivity; odd memory layouts (non-contiguous, Fortran order, negative strides,
     read-only, channels-last, unaligned); the dtype kept and a new array returned; inputs
     left unmodified; and, for backends that declare it, bitwise determinism (repeated
-    calls, and one thread against several).
+    calls, and one thread against several).  For the rest of the family: the layouts,
+    dtype and determinism on a case of each kind of operation, and the transposed
+    convolution as the adjoint of the convolution
+    (``<conv(x, w), y> == <x, conv_transpose(y, w)>`` in 1, 2 and 3 dimensions).
 
-Each case declares what it needs (dtype, stride, dilation, groups, padding kind,
-determinism).  A case the backend's :class:`pyconv.Capabilities` (or its
+Each case declares what it needs (the operations it calls, dtype, stride, dilation,
+groups, padding kind, determinism).  A case the backend's :class:`pyconv.Capabilities` (or its
 ``supports(spec)``) does not declare is *skipped* with the reason; a declared case that
 fails is a *failure*.  A missing or damaged data file raises :class:`GoldenDataError`;
 it is never regenerated silently.
 
 The accuracy contracts
 ----------------------
-With ``exact`` the same convolution computed in higher precision, ``K = C_in / groups *
-kH * kW`` the number of products summed per output element, ``eps`` the machine epsilon
-of the call's dtype and ``A = conv(|input|, |weight|) + |bias|``:
+With ``exact`` the same operation computed in higher precision, ``K`` the most products
+summed into one output element (:func:`reduction_length`: ``C_in / groups * kH * kW`` for
+conv2d; for each operation below), ``eps`` the machine epsilon of the call's dtype and
+``A`` the operation on the absolute values of its arguments (``conv(|input|, |weight|) +
+|bias|`` for conv2d):
 
 elementwise (the default; direct and GEMM-based algorithms)
     every output element satisfies ``|got - exact| <= c * (K + 1) * eps * A``
@@ -72,10 +83,17 @@ normwise (transform-based algorithms: FFT, Winograd)
     against the largest magnitude of the output, as a transform spreads rounding errors
     over all elements.
 
+``K`` per operation: ``conv{n}d``: ``C_in / groups * prod(kernel)``;
+``conv_transpose{n}d``: the (in-channel, tap) terms that reach one output, ``C_in / groups
+* prod(ceil(k_i / (s_i / gcd(s_i, d_i))))`` (a tap reaches the outputs of one stride phase
+only); ``conv{n}d_input``: the same for the transposed convolution it is, with ``C_out``;
+``conv{n}d_weight``: ``N * prod(output_size)`` (the batch and the positions).
+
 A backend declares its contract in its capabilities (``accuracy``, ``accuracy_c``); the
 suite checks that one and the report says which.  :func:`assert_conv_close` and
-:func:`accuracy_report` check one call (``contract=``, ``c=``); :func:`exact_conv2d`
-gives the reference those two use (pyconv's float64 / long double accumulation).
+:func:`accuracy_report` check one conv2d call (``contract=``, ``c=``), :func:`assert_op_close`
+one call of any operation; :func:`exact_conv2d` and :func:`exact_op` give the reference
+they use (pyconv's float64 / long double accumulation).
 """
 
 from __future__ import annotations
@@ -85,8 +103,11 @@ from ._accuracy import (
     accuracy_bound,
     accuracy_report,
     assert_conv_close,
+    assert_op_close,
     compare_to_exact,
     exact_conv2d,
+    exact_op,
+    reduction_length,
 )
 from ._cases import ConformanceFailure
 from ._golden import ErrorCase, GoldenCase, GoldenData, GoldenDataError, load_golden
@@ -113,12 +134,15 @@ __all__ = [
     "accuracy_bound",
     "accuracy_report",
     "assert_conv_close",
+    "assert_op_close",
     "check_backend",
     "collect_cases",
     "compare_to_exact",
     "conformance_cases",
     "exact_conv2d",
+    "exact_op",
     "load_golden",
+    "reduction_length",
     "run_case",
 ]
 

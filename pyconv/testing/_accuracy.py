@@ -1,21 +1,44 @@
-"""The accuracy contract: the bound, and checking a result against an exact one."""
+"""The accuracy contract: the bound, and checking a result against an exact one.
+
+The bound is ``c (K + 1) eps A`` elementwise, with ``K`` the reduction length of the
+operation (:func:`reduction_length`) and ``A`` the operation applied to the magnitudes of
+its arguments (:func:`exact_op`).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .._backends.numpy import accumulate
-from .._validation import prepare_conv2d
+from .._backends.numpy import (
+    accumulate,
+    accumulate_input,
+    accumulate_transpose,
+    accumulate_weight,
+)
+from .._validation import (
+    ConvSpec,
+    prepare_conv,
+    prepare_conv2d,
+    prepare_conv_input,
+    prepare_conv_transpose,
+    prepare_conv_weight,
+    split_operation,
+)
 
 __all__ = [
     "CONTRACTS",
     "accuracy_bound",
     "accuracy_report",
     "assert_conv_close",
+    "assert_op_close",
     "compare_to_exact",
     "exact_conv2d",
+    "exact_op",
+    "reduction_length",
 ]
 
 #: The accuracy contracts a backend may declare (``Capabilities.accuracy``).
@@ -251,3 +274,136 @@ def assert_conv_close(
             f"conv2d result violates the {contract} accuracy contract (c={c:g}): {r}; "
             f"got shape {np.shape(got)} dtype {np.asarray(got).dtype}"
         )
+
+
+def reduction_length(spec: ConvSpec) -> int:
+    """Return ``K``, the most products summed into one output element of the call.
+
+    ============================  ===================================================
+    operation                     ``K``
+    ============================  ===================================================
+    ``conv{n}d``                  ``C_in / groups * prod(kernel_size)``
+    ``conv_transpose{n}d``        ``C_in / groups * prod(ceil(k_i / (s_i / gcd(s_i,
+                                  d_i))))``: the (in-channel, tap) terms that reach one
+                                  output (a tap reaches the outputs of one stride phase)
+    ``conv{n}d_input``            the same for the transposed convolution it is:
+                                  ``C_out / groups * prod(ceil(k_i / (s_i / gcd(s_i,
+                                  d_i))))``
+    ``conv{n}d_weight``           ``N * prod(output_size)``: the batch and the output
+                                  positions
+    ============================  ===================================================
+
+    A bias adds one more term, which the ``+ 1`` of the contract's ``(K + 1)`` covers.
+    """
+    if spec.kind == "conv":
+        return spec.in_channels // spec.groups * math.prod(spec.kernel_size)
+    if spec.kind == "conv_weight":
+        return spec.batch * math.prod(spec.output_size)
+    if spec.kind == "conv_input":
+        spec = spec.transposed()
+    taps = math.prod(
+        -(-k // (s // math.gcd(s, d)))
+        for k, s, d in zip(spec.kernel_size, spec.stride, spec.dilation, strict=True)
+    )
+    return spec.in_channels // spec.groups * taps
+
+
+def _abs(a):
+    return None if a is None else np.abs(a)
+
+
+# op kind -> (the front end's prepare(*args, ndim=n), the reference in a given precision)
+_REFERENCE: dict[str, tuple[Callable, Callable]] = {
+    "conv": (prepare_conv, lambda a, spec, acc: accumulate(*a, spec, acc)),
+    "conv_transpose": (
+        prepare_conv_transpose,
+        lambda a, spec, acc: accumulate_transpose(*a, spec, acc),
+    ),
+    "conv_input": (
+        prepare_conv_input,
+        lambda a, spec, acc: accumulate_input(a[0], a[1], spec, acc),
+    ),
+    "conv_weight": (
+        prepare_conv_weight,
+        lambda a, spec, acc: accumulate_weight(*a, spec, acc),
+    ),
+}
+
+
+def exact_op(op: str, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, int, np.dtype]:
+    """Return ``(exact, A, K, dtype)`` for a call of any operation.
+
+    Parameters
+    ----------
+    op : str
+        One of :data:`pyconv.OPERATIONS`, e.g. ``'conv_transpose2d'``.
+    *args, **kwargs
+        The call, exactly as :func:`pyconv.conv_transpose2d` (or the operation's function,
+        :mod:`pyconv.grad` for the gradients) takes it.
+
+    Returns
+    -------
+    exact : ndarray
+        The result in higher precision (float64 for float32 calls, long double for
+        float64 calls), with the call's output shape.
+    A : ndarray
+        The same operation on the magnitudes of the arguments (plus ``|bias|``).
+    K : int
+        :func:`reduction_length` of the call.
+    dtype : numpy.dtype
+        The dtype the result must have.
+
+    Computed by pyconv's reference (the ``numpy`` backend's accumulation), not by the
+    backend under test.
+    """
+    kind, n = split_operation(op)
+    prepare, reference = _REFERENCE[kind]
+    *arrays, spec = prepare(*args, **kwargs, ndim=n)
+    acc = _EXACT[spec.dtype]
+    exact = reference(arrays, spec, acc)
+    magnitude = reference([_abs(a) for a in arrays], spec, acc)
+    if spec.unbatched:
+        exact, magnitude = exact[0], magnitude[0]
+    return exact, magnitude, reduction_length(spec), spec.dtype
+
+
+def assert_op_close(
+    got: Any,
+    op: str,
+    *args: Any,
+    c: float = 2.0,
+    contract: str = "elementwise",
+    **kwargs: Any,
+) -> dict:
+    """Assert ``got`` satisfies the accuracy contract for a call of ``op``.
+
+    Parameters
+    ----------
+    got : array_like
+        The result under test.
+    op : str
+        The operation (:data:`pyconv.OPERATIONS`).
+    *args, **kwargs
+        The call, as the operation's function takes it (see :func:`exact_op`).
+    c : float, default 2.0
+    contract : {'elementwise', 'normwise'}, default 'elementwise'
+
+    Returns
+    -------
+    dict
+        :func:`compare_to_exact`'s report.
+
+    Raises
+    ------
+    AssertionError
+        With the worst element's error and bound.
+    """
+    _check_contract(contract, c)
+    exact, magnitude, K, dtype = exact_op(op, *args, **kwargs)
+    r = compare_to_exact(got, exact, magnitude, K, dtype, contract=contract, c=c)
+    if not r["ok"]:
+        raise AssertionError(
+            f"{op} result violates the {contract} accuracy contract (c={c:g}, K={K}): {r}; "
+            f"got shape {np.shape(got)} dtype {np.asarray(got).dtype}"
+        )
+    return r

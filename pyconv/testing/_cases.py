@@ -1,11 +1,13 @@
 """The conformance cases: what each one calls and what it checks, before it meets a backend.
 
 A case definition (:class:`CaseDef`) holds the calls it makes (so the runner can tell
-whether the backend declares what they need) and a check that takes the backend under test
-(:class:`Target`) and raises :class:`ConformanceFailure` if the backend gets it wrong.
-:func:`definitions` lists them all: torch's golden results, the error cases, then the
-properties (output shape, decomposition, groups, bias, dtype, inputs unmodified, memory
-layouts, determinism).  :mod:`._runner` binds them to a backend, runs them and reports.
+whether the backend declares what they need, the operation first) and a check that takes
+the backend under test (:class:`Target`) and raises :class:`ConformanceFailure` if the
+backend gets it wrong.  :func:`definitions` lists them all: torch's golden results (every
+operation), the error cases, then the properties (output shape, decomposition, groups,
+bias, dtype, inputs unmodified, memory layouts, determinism, and for the rest of the
+family: layouts, dtype, adjointness of the transposed convolution, determinism).
+:mod:`._runner` binds them to a backend, runs them and reports.
 """
 
 from __future__ import annotations
@@ -17,11 +19,20 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import functional, grad
 from .._registry import BackendUnavailableError, Capabilities, UnsupportedCallError
 from .._threads import get_num_threads, set_num_threads
-from .._validation import ConvSpec, prepare_conv2d
+from .._validation import (
+    ConvSpec,
+    prepare_conv,
+    prepare_conv2d,
+    prepare_conv_input,
+    prepare_conv_transpose,
+    prepare_conv_weight,
+    split_operation,
+)
 from ..functional import conv2d
-from ._accuracy import accuracy_bound, compare_to_exact, exact_conv2d
+from ._accuracy import accuracy_bound, compare_to_exact, exact_conv2d, exact_op
 from ._golden import ErrorCase, GoldenCase, GoldenData
 
 __all__ = ["Call", "CaseDef", "ConformanceFailure", "Target", "definitions"]
@@ -50,6 +61,11 @@ class Target:
     def conv(self, x, w, b=None, stride=1, padding=0, dilation=1, groups=1) -> Any:
         """Call through pyconv's front end, as users do (validation happens there)."""
         return conv2d(x, w, b, stride, padding, dilation, groups, backend=self.obj)
+
+    def call(self, op: str, *args: Any, **params: Any) -> Any:
+        """Call any operation through pyconv's front end (its public function)."""
+        fn = getattr(grad if op.endswith(("_input", "_weight")) else functional, op)
+        return fn(*args, **params, backend=self.obj)
 
     def applies(self, spec: ConvSpec) -> Literal[True] | str:
         ok = self.caps.check(spec)
@@ -81,6 +97,27 @@ class Call:
         )[3]
 
 
+_PREPARE: dict[str, Callable[..., tuple]] = {
+    "conv": prepare_conv,
+    "conv_transpose": prepare_conv_transpose,
+    "conv_input": prepare_conv_input,
+    "conv_weight": prepare_conv_weight,
+}
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A call of any operation (its function's positional arguments and parameters)."""
+
+    op: str
+    args: tuple
+    params: dict
+
+    def spec(self) -> ConvSpec:
+        kind, n = split_operation(self.op)
+        return _PREPARE[kind](*self.args, **self.params, ndim=n)[-1]
+
+
 @dataclass(frozen=True)
 class CaseDef:
     """A case before it is bound to a backend."""
@@ -88,7 +125,7 @@ class CaseDef:
     id: str
     kind: str  # 'golden', 'error' or 'property'
     description: str
-    calls: tuple[Call, ...]
+    calls: tuple[Call | OpCall, ...]
     check: Callable[[Target], float | None]
     deterministic: bool = False  # applies only to backends that declare determinism
 
@@ -145,6 +182,9 @@ def _against_golden(got: Any, case: GoldenCase, t: Target) -> float:
 
 
 def _golden_def(case: GoldenCase) -> CaseDef:
+    if case.op != "conv2d":
+        return _family_golden_def(case)
+
     def check(t: Target) -> float:
         x, w = np.array(case.x), np.array(case.w)  # writeable copies
         b = None if case.b is None else np.array(case.b)
@@ -161,12 +201,36 @@ def _golden_def(case: GoldenCase) -> CaseDef:
     )
 
 
+def _family_golden_def(case: GoldenCase) -> CaseDef:
+    def check(t: Target) -> float:
+        arrays = tuple(None if a is None else np.array(a) for a in case.arrays)  # writeable
+        got = t.call(case.op, *case.args(arrays), **case.params)
+        _unmodified(arrays, case.arrays, _ARRAY_NAMES[split_operation(case.op)[0]])
+        return _against_golden(got, case, t)
+
+    return CaseDef(
+        case.id,
+        "golden",
+        f"{case.description}: torch's result, within the contract",
+        (OpCall(case.op, case.args(), case.params),),
+        check,
+    )
+
+
+_ARRAY_NAMES = {
+    "conv": ("input", "weight", "bias"),
+    "conv_transpose": ("input", "weight", "bias"),
+    "conv_input": ("weight", "grad_output"),
+    "conv_weight": ("input", "grad_output"),
+}
+
+
 def _error_def(case: ErrorCase) -> CaseDef:
     def check(t: Target) -> None:
-        x, w, b = case.arrays()
+        args = case.args()
         expected = case.error.__name__
         try:
-            t.conv(x, w, b, **case.params)
+            t.call(case.op, *args, **case.params)
         except (UnsupportedCallError, BackendUnavailableError) as exc:
             raise ConformanceFailure(
                 f"expected the front end's {expected}, but the call reached the backend "
@@ -180,12 +244,18 @@ def _error_def(case: ErrorCase) -> CaseDef:
             ) from exc
         raise ConformanceFailure(f"expected {expected}, but the call returned a result")
 
-    named = (("input", case.input), ("weight", case.weight), ("bias", case.bias))
-    args = ", ".join(f"{n}={a[0]}:{a[1]}" for n, a in named if a is not None)
+    if case.arguments is None:
+        named = (("input", case.input), ("weight", case.weight), ("bias", case.bias))
+        args = ", ".join(f"{n}={a[0]}:{a[1]}" for n, a in named if a is not None)
+    else:
+        args = ", ".join(
+            "None" if a is None else f"{a[1]}" if a[0] == "size" else f"{a[0]}:{a[1]}"
+            for a in case.arguments
+        )
     return CaseDef(
         case.id,
         "error",
-        f"{case.description} ({args}, {case.params}) raises {case.error.__name__}",
+        f"{case.op}: {case.description} ({args}, {case.params}) raises {case.error.__name__}",
         (),
         check,
     )
@@ -236,6 +306,21 @@ _LAYOUTS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
 
 def _layout_def(case: GoldenCase, name: str) -> CaseDef:
     text, make = _LAYOUTS[name]
+    if case.op != "conv2d":
+
+        def check_family(t: Target) -> float:
+            arrays = tuple(None if a is None else make(np.array(a)) for a in case.arrays)
+            got = t.call(case.op, *case.args(arrays), **case.params)
+            _unmodified(arrays, case.arrays, _ARRAY_NAMES[split_operation(case.op)[0]])
+            return _against_golden(got, case, t)
+
+        return CaseDef(
+            f"prop-layout-{name}-{case.id.removeprefix('golden-')}",
+            "property",
+            f"{text}: same result as {case.id}",
+            (OpCall(case.op, case.args(), case.params),),
+            check_family,
+        )
 
     def check(t: Target) -> float:
         x, w = make(np.array(case.x)), make(np.array(case.w))
@@ -527,6 +612,122 @@ def _deterministic_def(dtype: str) -> CaseDef:
     )
 
 
+# -- the rest of the family
+
+
+def _family_dtype_def(case: GoldenCase) -> CaseDef:
+    """Check the dtype is kept and the output a new writeable array sharing no memory."""
+
+    def check(t: Target) -> None:
+        arrays = tuple(None if a is None else np.array(a) for a in case.arrays)
+        got = t.call(case.op, *case.args(arrays), **case.params)
+        _result(got, case.dtype, case.expected.shape)
+        if any(a is not None and np.shares_memory(got, a) for a in arrays):
+            raise ConformanceFailure("the output shares memory with an argument")
+        if not got.flags.writeable:
+            raise ConformanceFailure("the output is read-only, not a new array")
+
+    return CaseDef(
+        f"prop-dtype-{case.id.removeprefix('golden-')}",
+        "property",
+        f"{case.op}: {case.dtype.name} in, {case.dtype.name} out, a new writeable array",
+        (OpCall(case.op, case.args(), case.params),),
+        check,
+    )
+
+
+def _adjoint_def(n: int, dtype: str) -> CaseDef:
+    """<conv(x, w), y> == <x, conv_transpose(y, w)>: the transposed convolution's definition."""
+    rng = _rng(f"adjoint-{n}-{dtype}")
+    size = (9, 8, 7)[:n] if n < 3 else (5, 6, 7)
+    stride, padding, dilation, groups = (2,) * n, (1,) * n, (1, 2, 1)[:n], 2
+    x = _normal(rng, (2, 4, *size), dtype)
+    w = _normal(rng, (6, 2, *(3,) * n), dtype)
+    fwd = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    out = tuple(
+        (L + 2 * p - d * 2 - 1) // s + 1
+        for L, s, p, d in zip(size, stride, padding, dilation, strict=True)
+    )
+    y = _normal(rng, (2, 6, *out), dtype)
+    full = tuple(
+        (o - 1) * s + d * 2 + 1 - 2 * p
+        for o, s, p, d in zip(out, stride, padding, dilation, strict=True)
+    )
+    tr = {**fwd, "output_padding": tuple(L - f for L, f in zip(size, full, strict=True))}
+    conv_op, tr_op = f"conv{n}d", f"conv_transpose{n}d"
+
+    def check(t: Target) -> None:
+        cx = t.call(conv_op, x, w, None, **fwd)
+        ty = t.call(tr_op, y, w, None, **tr)
+        _result(cx, np.dtype(dtype), y.shape, f"{conv_op} output")
+        _result(ty, np.dtype(dtype), x.shape, f"{tr_op} output")
+        work = np.longdouble
+        lhs = np.sum(cx.astype(work) * y.astype(work))
+        rhs = np.sum(x.astype(work) * ty.astype(work))
+        # each side's elements are within their contracts: bound the two inner products
+        _, a_conv, k_conv, _ = exact_op(conv_op, x, w, None, **fwd)
+        _, a_tr, k_tr, _ = exact_op(tr_op, y, w, None, **tr)
+        tol = np.sum(accuracy_bound(a_conv, k_conv, dtype, t.contract, t.c) * np.abs(y)) + np.sum(
+            accuracy_bound(a_tr, k_tr, dtype, t.contract, t.c) * np.abs(x)
+        )
+        # plus the exact inner products' own difference: zero, and the long double sums
+        tol += 4 * float(np.finfo(work).eps) * x.size * float(np.sum(np.abs(a_conv) * np.abs(y)))
+        if not abs(lhs - rhs) <= tol:
+            raise ConformanceFailure(
+                f"<{conv_op}(x, w), y> = {_fmt(float(lhs))} but <x, {tr_op}(y, w)> = "
+                f"{_fmt(float(rhs))}: they differ by {float(abs(lhs - rhs)):.3g}, more than "
+                f"the contracts allow ({float(tol):.3g})"
+            )
+
+    return CaseDef(
+        f"prop-adjoint-{tr_op}-{dtype}",
+        "property",
+        f"{tr_op} is the adjoint of {conv_op} (stride 2, padding 1, groups 2): "
+        f"<{conv_op}(x, w), y> == <x, {tr_op}(y, w)> ({dtype})",
+        (OpCall(conv_op, (x, w, None), fwd), OpCall(tr_op, (y, w, None), tr)),
+        check,
+    )
+
+
+def _family_deterministic_def(case: GoldenCase) -> CaseDef:
+    def check(t: Target) -> None:
+        first = t.call(case.op, *case.args(), **case.params)
+        threads = get_num_threads()
+        runs = [t.call(case.op, *case.args(), **case.params)]
+        if threads > 1:
+            set_num_threads(1)
+            try:
+                runs.append(t.call(case.op, *case.args(), **case.params))
+            finally:
+                set_num_threads(threads)
+        for again in runs:
+            if again.tobytes() != first.tobytes():
+                raise ConformanceFailure(
+                    f"not deterministic: {case.op} gave a different result on a repeated call "
+                    "or with pyconv.set_num_threads(1)"
+                )
+
+    return CaseDef(
+        f"prop-deterministic-{case.id.removeprefix('golden-')}",
+        "property",
+        f"{case.op}: identical calls give bitwise identical results, whatever the thread count",
+        (OpCall(case.op, case.args(), case.params),),
+        check,
+        deterministic=True,
+    )
+
+
+#: One golden case per kind of operation, for the layout, dtype and determinism properties.
+_FAMILY_REPRESENTATIVES = (
+    "golden-conv1d-stride2-pad1",
+    "golden-conv3d-k3",
+    "golden-ct2d-s2-p1",
+    "golden-ct3d-f64",
+    "golden-gi2d-s2",
+    "golden-gw2d-s2",
+)
+
+
 def definitions(data: GoldenData) -> list[CaseDef]:
     defs: list[CaseDef] = [_golden_def(c) for c in data.cases]
     defs += [_error_def(e) for e in data.errors]
@@ -556,4 +757,9 @@ def definitions(data: GoldenData) -> list[CaseDef]:
     for base in ("golden-k3x3", "golden-k3x3-f64"):
         defs += [_layout_def(data.case(base), name) for name in _LAYOUTS]
     defs += [_deterministic_def("float32"), _deterministic_def("float64")]
+    for cid in _FAMILY_REPRESENTATIVES:
+        case = data.case(cid)
+        defs += [_layout_def(case, name) for name in _LAYOUTS]
+        defs += [_family_dtype_def(case), _family_deterministic_def(case)]
+    defs += [_adjoint_def(n, dtype) for n in (1, 2, 3) for dtype in ("float32", "float64")]
     return defs

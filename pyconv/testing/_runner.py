@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._registry import Capabilities, load_backend
-from .._validation import ConvSpec
+from .._registry.capabilities import padding_kind
+from .._validation import OPERATIONS, ConvSpec
 from ._cases import CaseDef, ConformanceFailure, Target, definitions
 from ._golden import load_golden
 
@@ -42,16 +43,18 @@ def _target(name_or_obj: Any, options: Mapping[str, Any]) -> Target:
                 "backend options apply to a backend given by name; configure a backend "
                 f"object yourself (got options {sorted(options)})"
             )
-        if not hasattr(name_or_obj, "conv2d"):
+        if not any(callable(getattr(name_or_obj, op, None)) for op in OPERATIONS):
             raise TypeError(
-                "check_backend() takes a backend name or an object with a conv2d method, "
-                f"not {type(name_or_obj).__name__}"
+                "check_backend() takes a backend name or an object with a conv2d method (or "
+                f"another operation's), not {type(name_or_obj).__name__}"
             )
         obj = name_or_obj
         name = getattr(obj, "name", None) or type(obj).__name__
     caps = getattr(obj, "capabilities", None)
     if caps is None:
-        caps = Capabilities()  # an object that declares nothing claims the defaults
+        # an object that declares nothing claims the defaults, for the operations it has
+        ops = tuple(op for op in OPERATIONS if callable(getattr(obj, op, None)))
+        caps = Capabilities(operations=ops)
     elif isinstance(caps, Mapping):
         caps = Capabilities.from_dict(caps)
     elif not isinstance(caps, Capabilities):
@@ -67,18 +70,14 @@ def _target(name_or_obj: Any, options: Mapping[str, Any]) -> Target:
 
 def _needs(spec: ConvSpec) -> list[str]:
     """List what a call needs, in the words of :class:`pyconv.Capabilities`."""
-    out = [spec.dtype.name]
-    if spec.stride != (1, 1):
+    out = [spec.op, spec.dtype.name]
+    if any(s != 1 for s in spec.stride):
         out.append("stride")
-    if spec.dilation != (1, 1):
+    if any(d != 1 for d in spec.dilation):
         out.append("dilation")
     if spec.groups != 1:
         out.append("groups")
-    top, bottom, left, right = spec.padding
-    kind = "none" if not any(spec.padding) else "symmetric"
-    if top != bottom or left != right:
-        kind = "asymmetric"
-    out.append(f"padding:{kind}")
+    out.append(f"padding:{padding_kind(spec)}")
     return out
 
 
@@ -96,9 +95,9 @@ class ConformanceCase:
     description : str
         What the case checks.
     needs : tuple of str
-        What its calls need, in the terms of :class:`pyconv.Capabilities`: the dtype,
-        ``'stride'``, ``'dilation'``, ``'groups'``, ``'padding:<kind>'``,
-        ``'deterministic'``.
+        What its calls need, in the terms of :class:`pyconv.Capabilities`: the
+        operations (``'conv2d'``, ``'conv_transpose2d'``, ...), the dtype, ``'stride'``,
+        ``'dilation'``, ``'groups'``, ``'padding:<kind>'``, ``'deterministic'``.
     backend : str
         The backend's name.
     contract, c
@@ -324,7 +323,7 @@ def check_backend(name_or_obj: Any, /, **options: Any) -> ConformanceReport:
         deterministic=first._target.caps.deterministic,
         data=(
             f"{len(data.cases)} value and {len(data.errors)} error cases from torch "
-            f"{data.torch_version}, generated {data.generated}"
+            + "; ".join(f"{v} ({f}, generated {when})" for f, v, when in data.sources)
         ),
     )
     for case in cases:

@@ -116,7 +116,16 @@ def test_forced_tiles(tile, dtype):
 
 
 def test_chunks_over_images_and_tile_rows():
-    """A tiny memory limit splits the work into many chunks without changing the result."""
+    """A tiny memory limit splits the work into many chunks, within the same contract.
+
+    Not bit for bit: the channel sums are one BLAS matrix product per frequency over the
+    chunk's tiles, and the BLAS's result for a column depends on how many columns the
+    product has (OpenBLAS takes other kernels for other widths), as it depends on its
+    thread count; so chunking changes the last bits of multi-channel calls (by about
+    1e-14 here), which the backend's declared contract allows (norm-wise, and
+    deterministic=False).  Both results are checked against the contract, and against
+    each other within the sum of their bounds.
+    """
     rng = np.random.default_rng(2)
     x, w = _random(rng, (5, 3, 40, 33), np.float64), _random(rng, (4, 3, 5, 5), np.float64)
     x_, w_, _, spec = prepare_conv2d(x, w, None, 1, 2, 1, 1)
@@ -128,9 +137,13 @@ def test_chunks_over_images_and_tile_rows():
     assert small.images_per_chunk == 1
     assert small.tile_rows_per_chunk == 1
     chunked = conv2d(x_, w_, None, spec, workers=1, tile=(16, 16), memory_limit=1)
-    np.testing.assert_array_equal(chunked, whole)
+    assert_contract(whole, x, w, None, padding=2)
     assert_contract(chunked, x, w, None, padding=2)
-    # the 1x1 path chunks over images too
+    _, A, K, _ = exact_conv2d(x, w, None, padding=2)
+    norm_bound = C_DECLARED * (K + 1) * np.finfo(np.float64).eps * A.max()
+    assert np.abs(chunked - whole).max() <= 2 * norm_bound
+    # the 1x1 path chunks over images only: one matrix product per image whatever the
+    # chunk, so the same products in the same shapes, bit for bit
     w1 = _random(rng, (4, 3, 1, 1), np.float64)
     x_, w_, _, spec = prepare_conv2d(x, w1, None, 2, 1, 1, 1)
     np.testing.assert_array_equal(

@@ -50,6 +50,25 @@ def test_listed_with_its_distribution_and_capabilities():
     assert caps.accuracy == "normwise"
     assert caps.accuracy_c == entry_point.SPEC["capabilities"]["accuracy_c"]
     assert not caps.deterministic  # BLAS thread counts change the last bits
+    assert caps.operations == ("conv2d",)
+
+
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        ("conv1d", (np.ones((1, 2, 8)), np.ones((3, 2, 3)))),
+        ("conv_transpose2d", (np.ones((1, 2, 5, 5)), np.ones((2, 3, 3, 3)))),
+    ],
+)
+def test_conv2d_only_and_says_so(op, args):
+    with pytest.raises(pyconv.UnsupportedCallError, match=f"'fft' cannot run this call: it does "
+                       f"not implement {op} \\(it implements conv2d\\)"):  # fmt: skip
+        getattr(pyconv, op)(*args, backend="fft")
+    with pyconv.use_backend("fft"), pytest.raises(pyconv.UnsupportedCallError):
+        getattr(pyconv, op)(*args)
+    go = np.ones((1, 3, 3, 3))
+    with pytest.raises(pyconv.UnsupportedCallError, match="does not implement conv2d_input"):
+        pyconv.grad.conv2d_input((1, 2, 5, 5), np.ones((3, 2, 3, 3)), go, backend="fft")
 
 
 def test_conv2d_by_name():

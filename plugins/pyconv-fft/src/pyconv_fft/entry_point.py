@@ -15,6 +15,9 @@ SPEC = {
     "requires": ["numpy", "scipy"],
     "install_hint": "pip install pyconv-fft (it depends on numpy and scipy)",
     "capabilities": {
+        # conv2d only: the transposed convolutions and the gradients of pyconv's family are
+        # not implemented here (selecting 'fft' for them is an error that says so).
+        "operations": ["conv2d"],
         "dtypes": ["float32", "float64"],
         "stride": True,
         "dilation": True,

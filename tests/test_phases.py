@@ -1,0 +1,96 @@
+"""The stride-phase plan of the compiled transposed convolution (``pyconv._backends._phases``).
+
+The plan must cover every output slot exactly once, give each slot exactly the taps that
+reach it (those with ``t * dilation % stride == (y + padding) % stride``), read no input
+twice for one tap, and compute no product with an inserted zero.  Checked here by
+replaying the plan in plain Python against the definition
+``out[y] = sum over i s - p + t d = y of x[i] w[t]``, for every small 1-d geometry.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from pyconv._backends._phases import dim_phases, transposed_phases
+from pyconv._validation import prepare_conv_transpose
+
+
+def _replay(phases, x, w, out_size):
+    """Evaluate a 1-d plan with Python loops: each phase a correlation of its window."""
+    out = np.full(out_size, np.nan)
+    products = 0
+    for p in phases:
+        slots = range(out_size)[p.slots]
+        if p.taps is None:
+            out[list(slots)] = 0.0
+            continue
+        padded = np.concatenate([np.zeros(p.before), x[p.window], np.zeros(p.after)])
+        for k, y in enumerate(slots):
+            assert np.isnan(out[y]), f"slot {y} computed twice"
+            total = 0.0
+            for j, t in enumerate(p.taps):
+                v = padded[k + j * p.dilation]
+                total += v * w[t]
+                products += 1
+            out[y] = total
+    return out, products
+
+
+def _definition(x, w, s, p, d, out_size):
+    out = np.zeros(out_size)
+    for i, t in itertools.product(range(len(x)), range(len(w))):
+        y = i * s - p + t * d
+        if 0 <= y < out_size:
+            out[y] += x[i] * w[t]
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 4])
+@pytest.mark.parametrize("dilation", [1, 2, 3, 4])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 5])
+def test_every_small_geometry(stride, dilation, kernel):
+    rng = np.random.default_rng(stride * 100 + dilation * 10 + kernel)
+    for size in (1, 2, 5):
+        full = (size - 1) * stride + dilation * (kernel - 1) + 1
+        for padding in range(0, (full + 1) // 2 + 1):
+            for extra in range(max(stride, dilation)):
+                out_size = full - 2 * padding + extra
+                if out_size < 1:
+                    continue
+                x, w = rng.integers(-9, 10, size) * 1.0, rng.integers(-9, 10, kernel) * 1.0
+                phases = list(dim_phases(size, out_size, stride, padding, dilation, kernel))
+                got, products = _replay(phases, x, w, out_size)
+                assert not np.isnan(got).any(), "a slot no phase covers"
+                np.testing.assert_array_equal(got, _definition(x, w, stride, padding, dilation,
+                                                               out_size))  # fmt: skip
+                # no product with an inserted zero: at most one per (input, tap) pair, and
+                # at most the slot-tap pairs of the definition plus the zero-padded borders
+                assert products <= out_size * kernel
+                assert products <= size * kernel + sum(
+                    (p.before + p.after) * len(p.taps) for p in phases if p.taps is not None
+                )
+
+
+def test_phases_of_a_whole_call_cover_the_output_once():
+    x = np.zeros((1, 4, 5, 3))
+    w = np.zeros((4, 2, 3, 4))
+    *_, spec = prepare_conv_transpose(x, w, None, (2, 3), (1, 2), (1, 0), 2, (1, 2))
+    seen = np.zeros(spec.output_size, int)
+    for phase in transposed_phases(spec):
+        seen[phase.slots] += 1
+        if phase.taps is not None:
+            assert len(phase.taps) == 2
+            assert len(phase.padding) == 4
+    assert (seen == 1).all()
+    # 2 phases along the rows (stride 2) times 3 along the columns (stride 3): kernel
+    # width 4 with dilation 2 puts taps 0..3 at 0, 2, 4, 6, i.e. phases 0, 2, 1, 0
+    assert len(list(transposed_phases(spec))) == 2 * 3
+
+
+def test_a_stride_beyond_the_kernel_leaves_bias_only_phases():
+    # kernel 2, stride 4: phases 2 and 3 are reached by no tap
+    phases = list(dim_phases(3, 10, 4, 0, 1, 2))
+    assert [p.taps is None for p in phases] == [False, False, True, True]
