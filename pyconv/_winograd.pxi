@@ -206,7 +206,7 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     -------
     out : ndarray, shape (N, C_out, H + top + bottom - 2, W + left + right - 2)
     """
-    global _parallel_calls, _workspace_bytes
+    global _workspace_bytes
     cdef cnp.ndarray xa = x, wa = w
     if tile != 2 and tile != 4:
         raise ValueError(f"tile must be 2 or 4, not {tile!r}")
@@ -323,15 +323,8 @@ def winograd_forward(x, w, bias, padding, int64_t groups, int64_t tile=4,
     cdef const void *wp = cnp.PyArray_DATA(wa)
     cdef void *op = cnp.PyArray_DATA(out)
     cdef Ctl ctl
-    ctl.abort = 0
-    ctl.etype = ctl.evalue = ctl.etb = NULL
-    ctl.flops_since = 0
-    ctl.poll = flops >= 2 * POLL_FLOPS and PyThread_get_thread_ident() == _main_thread
-    if ctl.poll:
-        ctl.next_poll_ns = pyconv_now_ns() + POLL_NS
+    _start(&ctl, flops, par)
     cdef int64_t item_flops = <int64_t> (flops / nitems)
-    if par:
-        _parallel_calls += 1
     cdef int t
     for t in range(nt):
         if f32:
