@@ -984,7 +984,10 @@ cdef object _weight_grad(const real *x, const real *gy, real *dw, Geometry g,
             for i in prange(g.N * g.Co * g.Do * g.Ho, num_threads=nt, schedule="static"):
                 memcpy(gyp + i * LV, gy + i * g.Wo, g.Wo * esize)
                 memset(gyp + i * LV + g.Wo, 0, (LV - g.Wo) * esize)
-        for item in prange(nitems, num_threads=nt, schedule="dynamic"):
+        # a thread takes whole channel blocks (every tap block of them): a batch-1
+        # layer's items are short, and handed out one by one, two threads wrote the
+        # same cache lines of dw and went no faster than one
+        for item in prange(nitems, num_threads=nt, schedule="dynamic", chunksize=ntb):
             _wgrad_item(ws, gyp, dw, off, xr, gyr, R, L, &g, Dp, gy_cstride, mi, nj, nob,
                         ntb, item, &ctl)
     free(off)

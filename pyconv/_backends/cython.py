@@ -73,16 +73,24 @@ def conv_transpose(
     """
     N, G = spec.batch, spec.groups
     Co = spec.out_channels
-    out = np.empty((N, Co, *spec.output_size), dtype=spec.dtype)
-    if out.size == 0:
-        return out
     # the forward-convolution form of the weight: (C_out, C_in / groups, *kernel)
     Cig, Cog = spec.in_channels // G, Co // G
     wf = np.swapaxes(w.reshape(G, Cig, Cog, *spec.kernel_size), 1, 2)
     wf = wf.reshape(Co, Cig, *spec.kernel_size)
     ones = (1,) * spec.ndim
     every = (slice(None), slice(None))  # the batch and channel axes
-    for phase in transposed_phases(spec):
+    phases = list(transposed_phases(spec))
+    if len(phases) == 1 and phases[0].taps is not None and N * Co:
+        # stride 1 (an input gradient): one correlation makes the whole output, so its
+        # result is returned as it is, not copied into a separate array
+        (phase,) = phases
+        sub = wf[every + np.ix_(*phase.taps)]
+        return _core.conv_forward(x[every + phase.window], sub, b, ones, phase.padding,
+                                  phase.dilation, G)  # fmt: skip
+    out = np.empty((N, Co, *spec.output_size), dtype=spec.dtype)
+    if out.size == 0:
+        return out
+    for phase in phases:
         slots = out[every + phase.slots]
         if phase.taps is None:  # no tap reaches these slots, or only the zero padding
             slots[...] = 0 if b is None else b.reshape((Co, *ones))
