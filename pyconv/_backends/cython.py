@@ -80,11 +80,12 @@ def conv_transpose(
     ones = (1,) * spec.ndim
     every = (slice(None), slice(None))  # the batch and channel axes
     phases = list(transposed_phases(spec))
-    if len(phases) == 1 and phases[0].taps is not None and N * Co:
+    only = phases[0] if len(phases) == 1 else None
+    if only is not None and only.taps is not None and N * Co:
         # stride 1 (an input gradient): one correlation makes the whole output, so its
         # result is returned as it is, not copied into a separate array
-        (phase,) = phases
-        sub = wf[every + np.ix_(*phase.taps)]
+        phase = only
+        sub = wf[every + np.ix_(*only.taps)]
         return _core.conv_forward(x[every + phase.window], sub, b, ones, phase.padding,
                                   phase.dilation, G)  # fmt: skip
     out = np.empty((N, Co, *spec.output_size), dtype=spec.dtype)
