@@ -10,7 +10,8 @@ Backends are discovered with ``pyconv.backends()``, so an installed plugin (``ff
 third party's) appears automatically; ``torch-direct`` is ``torch.nn.functional.conv2d``
 called directly (or the row's operation: ``conv_transpose2d``,
 ``torch.nn.grad.conv2d_input``, ...), the reference column; a backend that does not
-implement a row's operation is skipped.  The reference backend ``numpy`` is slow on big
+implement a row's operation, or refuses the row's call (``winograd`` on a 1x1 kernel), is
+skipped with its reason.  The reference backend ``numpy`` is slow on big
 shapes and is only timed on shapes under ``NUMPY_MAX_MFLOP``.  Threads: whatever
 ``PYCONV_NUM_THREADS`` / ``torch.get_num_threads()`` say (both are saved in each
 result's ``extra_info``); pin them for comparable runs.  ``PYCONV_BENCH_QUICK=1`` times
@@ -62,6 +63,10 @@ def test_conv2d(benchmark, backend, shape):
             pytest.skip(f"{backend} does not implement {op}")
         fn = getattr(pyconv.grad if _gradient(op) else pyconv, op)
         kwargs = {**kw, "backend": backend}
+        try:  # a backend may refuse a call it implements (winograd: 3x3 only, say)
+            fn(*args, **kwargs)
+        except pyconv.UnsupportedCallError as e:
+            pytest.skip(str(e))
     benchmark.extra_info["mflop"] = flops(shape) / 1e6
     benchmark.extra_info["pyconv_threads"] = pyconv.get_num_threads()
     benchmark.extra_info["torch_threads"] = torch.get_num_threads() if torch else None
