@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._state import load_state
+
 __all__ = ["Identity", "Module", "Sequential"]
 
 
@@ -38,10 +40,6 @@ def _indent(text: str, spaces: int) -> str:
     if len(lines) == 1:
         return text
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
-
-
-def _torch_size(shape) -> str:
-    return "torch.Size([" + ", ".join(str(s) for s in shape) + "])"
 
 
 class Module:
@@ -127,46 +125,7 @@ class Module:
         ValueError
             torch's "Error(s) in loading state_dict for NAME" text, listing every problem.
         """
-        from .nn import IncompatibleKeys, _check_numeric, _read_state, _to_numpy
-
-        items, origin = _read_state(state_dict)
-        own = self.state_dict()
-        missing = [k for k in own if k not in items]
-        unexpected = [k for k in items if k not in own]
-        errors = []
-        if strict:
-            if missing:
-                errors.append(
-                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
-                )
-            if unexpected:
-                errors.append(
-                    "Unexpected key(s) in state_dict: "
-                    + ", ".join(f'"{k}"' for k in unexpected)
-                    + ". "
-                )
-        arrays = {}
-        for key, target in own.items():
-            if key not in items:
-                continue
-            value = _to_numpy(items[key])
-            _check_numeric(key, value, origin)
-            if value.shape != target.shape:
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape "
-                    f"{_torch_size(value.shape)} from checkpoint, the shape in current model is "
-                    f"{_torch_size(target.shape)}."
-                )
-            else:
-                arrays[key] = value
-        if errors:
-            raise ValueError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                + "\n\t".join(errors)
-            )
-        for key, value in arrays.items():
-            np.copyto(own[key], value, casting="unsafe")  # torch's copy_ casts too
-        return IncompatibleKeys(missing, unexpected)
+        return load_state(self, state_dict, strict)
 
     def extra_repr(self) -> str:
         """Return the layer's settings for its ``repr`` (torch's convention)."""

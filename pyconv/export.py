@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ._state import read_state
+
 __all__ = ["load_state_dict", "save_state_dict"]
 
 _SUFFIXES = (".npz", ".safetensors")
@@ -147,8 +149,6 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ImportError
         ``.safetensors`` without the ``safetensors`` package.
     """
-    from .nn import _read_state
-
     path = os.fspath(path)
     _suffix(path)
-    return _read_state(path)[0]
+    return read_state(path)[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._state import to_numpy
 from .nn import Conv2d
 
 __all__ = ["fold_batchnorm", "fuse_conv_bn_eval"]
@@ -145,11 +146,10 @@ def fuse_conv_bn_eval(conv: Conv2d, bn) -> Conv2d:
     >>> bool(np.allclose(fused(x), bn(conv(x)), atol=1e-6))
     True
     """
-    from .nn import _to_numpy  # torch tensors (bn from a torch model) become arrays
 
     def arr(name):
         value = getattr(bn, name, None)
-        return None if value is None else _to_numpy(value)
+        return None if value is None else to_numpy(value)
 
     weight, bias = fold_batchnorm(
         conv.weight, conv.bias, arr("weight"), arr("bias"), arr("running_mean"),

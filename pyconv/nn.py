@@ -14,8 +14,7 @@ re-exported here, so that ``pyconv.nn`` reads like ``torch.nn``.
 from __future__ import annotations
 
 import math
-import os
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,6 +22,7 @@ from numpy.typing import ArrayLike
 from . import functional
 from ._foreign import is_dask_array, torch_if_tensor
 from ._module import Identity, Module, Sequential
+from ._state import IncompatibleKeys, load_state
 from ._validation import _int, _torch_size, refuse_masked
 from .layers import (
     AdaptiveAvgPool2d,
@@ -65,13 +65,6 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _PADDING_STRINGS = ("valid", "same")
 
 
-class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict`` returns, as torch does."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-
-
 def _ntuple(value, name: str, n: int, who: str) -> tuple:
     """Torch's ``_single`` / ``_pair`` / ``_triple``: an int repeated; a sequence kept (ints)."""
     if isinstance(value, (tuple, list)):
@@ -81,10 +74,6 @@ def _ntuple(value, name: str, n: int, who: str) -> tuple:
         return items
     v = _int(value, name, who)
     return (v,) * n
-
-
-def _shape(shape) -> str:
-    return _torch_size(shape)
 
 
 class _ConvNd:
@@ -374,45 +363,7 @@ class _ConvNd:
         ImportError
             A ``.safetensors`` file without the ``safetensors`` package.
         """
-        items, origin = _read_state(state_dict)
-        if prefix:
-            items = {k[len(prefix) :]: v for k, v in items.items() if k.startswith(prefix)}
-        own = self.state_dict()
-        missing = [k for k in own if k not in items]
-        unexpected = [k for k in items if k not in own]
-        errors = []
-        if strict:  # torch lists missing keys first, then unexpected ones
-            if missing:
-                errors.append(
-                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
-                )
-            if unexpected:
-                errors.append(
-                    "Unexpected key(s) in state_dict: "
-                    + ", ".join(f'"{k}"' for k in unexpected)
-                    + ". "
-                )
-        arrays = {}
-        for key, target in own.items():
-            if key not in items:
-                continue
-            value = _to_numpy(items[key])
-            _check_numeric(key, value, origin)
-            if value.shape != target.shape:
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape {_shape(value.shape)} "
-                    f"from checkpoint, the shape in current model is {_shape(target.shape)}."
-                )
-            else:
-                arrays[key] = value
-        if errors:
-            raise ValueError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                + "\n\t".join(errors)
-            )
-        for key, value in arrays.items():
-            np.copyto(own[key], value, casting="unsafe")  # torch's copy_ casts too
-        return IncompatibleKeys(missing, unexpected)
+        return load_state(self, state_dict, strict, prefix=prefix)
 
 
 def _layer_doc(n: int) -> str:
@@ -845,79 +796,3 @@ ConvTranspose2d.__doc__ = (
     """
 )
 ConvTranspose3d.__doc__ = _transpose_layer_doc(3)
-
-
-def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, any device
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def _check_numeric(key: str, value: np.ndarray, origin: str | None) -> None:
-    """Refuse values that are not real numbers (strings, complex, records, objects).
-
-    torch's ``copy_`` would cast ints and bools, and so does pyconv; anything else is not
-    a weight, and ``numpy.copyto`` would fail with a message that names neither the key
-    nor the file.
-    """
-    if value.dtype.kind not in "biuf":
-        where = f"{origin!r}: " if origin else ""
-        raise ValueError(
-            f"{where}the value of {key!r} has dtype {value.dtype}, which is not a real number "
-            "type: weights must be floating-point (or integer) arrays"
-        )
-
-
-def _read_state(source) -> tuple[dict, str | None]:
-    """Return the items of a state dict and the file they came from (or None)."""
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        return (_read_safetensors if path.endswith(".safetensors") else _read_npz)(path), path
-    if hasattr(source, "items"):
-        return dict(source.items()), None
-    raise TypeError(
-        f"Expected state_dict to be dict-like, got {type(source)}. (pyconv: a mapping of "
-        "arrays, or a path to an .npz or .safetensors file)"
-    )
-
-
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    """Read an ``.npz`` archive without unpickling anything; errors name the file.
-
-    The file is opened first, so that a missing or unreadable file raises its own
-    ``OSError`` (which names it); every parsing failure (not a zip archive, a truncated or
-    corrupt member, an object array that would need pickle, a member that is not a
-    ``.npy`` array) becomes a ``ValueError`` naming the file.
-    """
-    # open the file ourselves: np.load leaks it when the archive does not parse
-    with open(path, "rb") as f:
-        try:
-            with np.load(f, allow_pickle=False) as data:
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("it holds a single array (.npy), not an .npz archive")
-                items = {}
-                for key in data.files:
-                    value = data[key]
-                    if not isinstance(value, np.ndarray):  # np.load returns raw bytes then
-                        raise ValueError(f"its member {key!r} is not a .npy array")
-                    items[key] = value
-                return items
-        except Exception as exc:
-            raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
-
-
-def _read_safetensors(path: str) -> dict[str, np.ndarray]:
-    """Read a ``.safetensors`` file (a JSON header and raw tensors: never pickle)."""
-    try:
-        from safetensors.numpy import load_file
-    except ImportError as exc:
-        raise ImportError(
-            f"reading {path!r} needs the optional 'safetensors' package: "
-            "pip install 'pyconv[safetensors]'"
-        ) from exc
-    with open(path, "rb"):  # a missing or unreadable file raises its own OSError
-        pass
-    try:
-        return dict(load_file(path))
-    except Exception as exc:  # truncated data, a bad header, a dtype NumPy lacks, ...
-        raise ValueError(f"could not read weights from {path!r}: {exc}") from exc
