@@ -521,6 +521,8 @@ def _check_spills():
 
 
 def test_no_micro_kernel_spills_in_its_hot_loop():
+    if "-fsanitize" in _core.build_cflags():  # -O1 and instrumented: says nothing of -O3
+        pytest.skip("the sanitizer build's registers are not the release build's")
     report = _check_spills().spills(_core.__file__)
     assert report, "no micro-kernels found in the disassembly"
     spilled = {name: lines[:3] for name, lines in report.items() if lines}
