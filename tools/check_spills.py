@@ -12,7 +12,7 @@ vector, which costs a load and a store per tap and once halved the AVX2 tile's s
     python tools/check_spills.py path/to/_core.so
 
 Exit status 0 when no hot loop touches the stack, 1 otherwise (each listed), 2 when
-objdump is missing.  ``tests/test_build.py`` runs it.
+no objdump here reads the file (binutils for its machine).  ``tests/test_build.py`` runs it.
 """
 
 from __future__ import annotations
@@ -87,10 +87,37 @@ def hot_loops(insns: list[tuple[int, str, str]]) -> list[Loop]:
     return [a for a in innermost if sum(bool(_ARITH.search(m)) for _, m, _ in a.insns) >= 4]
 
 
+# ELF e_machine -> the GNU triplet whose binutils read it
+_ELF_MACHINES = {62: "x86_64-linux-gnu", 183: "aarch64-linux-gnu"}
+
+
+def objdump_for(path: str) -> str | None:
+    """Return an objdump that reads ``path``'s machine code, or None.
+
+    The triplet-prefixed one first: under QEMU user-mode emulation the plain ``objdump``
+    is the host's, which cannot read an AArch64 build.
+    """
+    with open(path, "rb") as f:
+        header = f.read(20)
+    triplet = _ELF_MACHINES.get(int.from_bytes(header[18:20], "little"))
+    candidates = [f"{triplet}-objdump"] if triplet else []
+    for name in [*candidates, "objdump"]:
+        tool = shutil.which(name)
+        if tool is None:
+            continue
+        probe = subprocess.run([tool, "-f", path], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return tool
+    return None
+
+
 def spills(path: str) -> dict[str, list[str]]:
     """Return, per kernel, the hot-loop instructions that touch the stack (none: [])."""
+    tool = objdump_for(path)
+    if tool is None:
+        raise FileNotFoundError(f"no objdump here reads {path}")
     text = subprocess.run(
-        ["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True, check=True
+        [tool, "-d", "--no-show-raw-insn", path], capture_output=True, text=True, check=True
     ).stdout
     report = {}
     for name, insns in sorted(functions(text).items()):
@@ -103,15 +130,15 @@ def spills(path: str) -> dict[str, list[str]]:
 
 def main(argv: list[str]) -> int:
     """Check the named ``_core`` (default: the installed one); return the exit status."""
-    if shutil.which("objdump") is None:
-        print("check_spills: objdump not found (binutils)", file=sys.stderr)
-        return 2
     if argv:
         path = argv[0]
     else:
         from pyconv import _core
 
         path = _core.__file__
+    if objdump_for(path) is None:
+        print(f"check_spills: no objdump (binutils) here reads {path}", file=sys.stderr)
+        return 2
     report = spills(path)
     if not report:
         print(f"check_spills: no pyconv_tile_*/pyconv_dot_* functions in {path}", file=sys.stderr)
