@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _pool, pooling
+from ._blas import one_blas_thread
 from ._module import Module
 from ._threads import get_num_threads
 
@@ -364,6 +365,12 @@ class Linear(Module):
     weight : ndarray, shape (out_features, in_features)
     bias : ndarray, shape (out_features,), or None
 
+    Notes
+    -----
+    The product is NumPy's (BLAS), run with the BLAS on one thread for the call: a threaded
+    BLAS call leaves its threads spinning for a while, on the cores the next convolution
+    needs (``pyconv/_blas.py``).
+
     Examples
     --------
     >>> import numpy as np, pyconv
@@ -413,7 +420,8 @@ class Linear(Module):
                 f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
                 f"{self.in_features}x{self.out_features})"
             )
-        y = x @ self.weight.T
+        with one_blas_thread():  # see pyconv/_blas.py: a spinning BLAS pool slows the next conv
+            y = x @ self.weight.T
         if self.bias is not None:
             y += self.bias
         return y

@@ -214,6 +214,91 @@ def test_linear_init_distribution():
     assert fc.weight.std() > 0.8 * bound / np.sqrt(3)  # uniform: std = bound / sqrt(3)
 
 
+class _FakeBlas:
+    """A BLAS controller that records the thread counts set, as threadpoolctl's do."""
+
+    def __init__(self, n):
+        self.n, self.during = n, []
+
+    def get_num_threads(self):
+        return self.n
+
+    def set_num_threads(self, n):
+        self.n = n
+
+
+def test_linear_runs_its_product_with_the_blas_on_one_thread(monkeypatch):
+    from pyconv import _blas
+
+    fake = _FakeBlas(4)
+    monkeypatch.setattr(_blas, "_libs", [fake])
+    fc = nn.Linear(6, 3, rng=0)
+    x = np.random.default_rng(1).standard_normal((2, 6)).astype(np.float32)
+    weight = fc.weight
+
+    class Spy(np.ndarray):  # x @ weight.T reaches the subclass's reflected product first
+        def __rmatmul__(self, other):
+            fake.during.append(fake.n)
+            return np.matmul(other, np.asarray(self))
+
+    fc.weight = weight.view(Spy)
+    y = fc(x)
+    assert fake.during == [1], "the product ran with the BLAS's own thread count"
+    assert fake.n == 4, "the BLAS thread count was not restored"
+    np.testing.assert_allclose(np.asarray(y), x @ weight.T + fc.bias, rtol=1e-6)
+
+
+def test_one_blas_thread_restores_the_count_after_nesting_threads_and_errors(monkeypatch):
+    import threading
+
+    from pyconv import _blas
+
+    fake = _FakeBlas(3)
+    monkeypatch.setattr(_blas, "_libs", [fake])
+    inside = threading.Barrier(2)
+    seen = []
+
+    def worker():
+        with _blas.one_blas_thread():
+            inside.wait()  # both threads inside at once
+            seen.append(fake.n)
+            inside.wait()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [1, 1]
+    assert fake.n == 3
+
+    def fail():
+        with _blas.one_blas_thread(), _blas.one_blas_thread():
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        fail()
+    assert fake.n == 3
+
+
+def test_one_blas_thread_on_numpys_own_blas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from pyconv import _blas
+
+    if not _blas._blas_libraries():
+        pytest.skip("threadpoolctl finds no BLAS it can drive in this NumPy")
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                  if i["user_api"] == "blas"]  # fmt: skip
+        with _blas.one_blas_thread():
+            during = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                      if i["user_api"] == "blas"]  # fmt: skip
+        after = [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                 if i["user_api"] == "blas"]  # fmt: skip
+    assert set(during) == {1}
+    assert after == before
+
+
 def _torch_bn(torch, c, dtype, rng, **kwargs):
     bn = torch.nn.BatchNorm2d(c, **kwargs).to(
         torch.float64 if dtype == np.float64 else torch.float32
