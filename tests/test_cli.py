@@ -7,6 +7,7 @@ transpose) and, for the dark-line output, against values worked out by hand.
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import pyconv
 from pyconv.cli import main
 
+X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 DARK_LINE_ROWS = ("[[[ 27.  28.  23.]", "[220. 220. 224.]", "[ 16.  16.  28.]]]")
 FILES = [
     "1_dark_line/original.png",
@@ -39,9 +41,16 @@ def read_png(path: Path):
 
 
 def topil_bytes(chw: np.ndarray) -> np.ndarray:
-    """What ToPILImage stores for a float CHW tensor: HWC, times 255, cast to uint8."""
-    hwc = np.transpose(chw, (1, 2, 0))
-    px = (hwc * 255).astype(np.uint8)
+    """What ToPILImage stores for a float CHW tensor: HWC, times 255, cast to uint8.
+
+    On x86-64 that is NumPy's own cast; elsewhere (aarch64 saturates out-of-range casts)
+    the x86-64 rule written out by hand: truncate, keep the low byte.
+    """
+    hwc = np.transpose(chw, (1, 2, 0)) * np.float32(255)
+    if X86:
+        px = hwc.astype(np.uint8)
+    else:
+        px = np.mod(np.trunc(hwc).astype(np.int64), 256).astype(np.uint8)
     return px[:, :, 0] if px.shape[2] == 1 else px
 
 
