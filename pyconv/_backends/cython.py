@@ -85,7 +85,7 @@ def conv_transpose(
         # stride 1 (an input gradient): one correlation makes the whole output, so its
         # result is returned as it is, not copied into a separate array
         phase = only
-        sub = wf[every + np.ix_(*only.taps)]
+        sub = _sub_kernel(wf, only.taps)
         return _core.conv_forward(x[every + phase.window], sub, b, ones, phase.padding,
                                   phase.dilation, G)  # fmt: skip
     out = np.empty((N, Co, *spec.output_size), dtype=spec.dtype)
@@ -96,10 +96,26 @@ def conv_transpose(
         if phase.taps is None:  # no tap reaches these slots, or only the zero padding
             slots[...] = 0 if b is None else b.reshape((Co, *ones))
             continue
-        sub = wf[every + np.ix_(*phase.taps)]
+        sub = _sub_kernel(wf, phase.taps)
         xs = x[every + phase.window]
         slots[...] = _core.conv_forward(xs, sub, b, ones, phase.padding, phase.dilation, G)
     return out
+
+
+def _sub_kernel(wf: np.ndarray, taps: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Select a phase's taps of the forward-form weight ``wf``, C-contiguous.
+
+    A phase's taps are evenly spaced, in decreasing order (``s / gcd(s, d)`` apart, see
+    :mod:`._phases`), so slices select them: one copy of a view.  Fancy indexing of the
+    swapped-axes ``wf`` gave a weight with scattered strides, which the kernels read 7 %
+    slower (the ResNet l2 input gradient on AVX2), and the gather cost as much again.
+    """
+    index = [slice(None), slice(None)]
+    for t in taps:
+        step = int(t[1] - t[0]) if len(t) > 1 else -1
+        stop = int(t[-1]) + step
+        index.append(slice(int(t[0]), None if stop < 0 else stop, step))
+    return np.ascontiguousarray(wf[tuple(index)])
 
 
 def conv_input(w: np.ndarray, grad_output: np.ndarray, spec: ConvSpec) -> np.ndarray:
