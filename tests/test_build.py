@@ -549,3 +549,28 @@ def test_the_spill_check_finds_a_tile_too_big_for_its_registers(tmp_path):
     report = check_spills.spills(str(obj))
     assert report["pyconv_tile_avx2_f32_5x3"], "a 5x3 AVX2 tile must spill"
     assert not report["pyconv_tile_avx2_f32_4x3"]
+
+
+@pytest.mark.spawns_python
+def test_importing_an_unbuilt_source_tree_says_how_to_build_it(tmp_path):
+    # a copy of the source tree as a fresh clone has it: the Python and Cython sources,
+    # no compiled modules; Python run from its parent finds it first on sys.path.  -S
+    # leaves out site-packages, whose editable-install finder would map the name to the
+    # built checkout (the error must come before pyconv imports anything from there).
+    src = Path(pyconv.__file__).parent
+    shutil.copytree(src, tmp_path / "pyconv", ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c"))
+    assert (tmp_path / "pyconv" / "_core.pyx").exists()
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", "import pyconv"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()
+    assert any(line.startswith("ImportError: pyconv: cannot import its compiled") for line in last)
+    assert "have not been built" in proc.stderr
+    assert "python -m pip install -e ." in proc.stderr
+    assert str(tmp_path / "pyconv") in proc.stderr
