@@ -24,6 +24,9 @@ def conv_weight_grad(
     dilation: Sequence[int],
     groups: int,
 ) -> npt.NDArray[np.floating]: ...
+def gather_taps(
+    w: npt.NDArray[np.floating], groups: int, idx: npt.ArrayLike
+) -> npt.NDArray[np.floating]: ...
 def conv2d_fast(
     input: object,
     weight: object,

@@ -1069,6 +1069,65 @@ def conv_weight_grad(x, grad_output, kernel_size, stride, padding, dilation,
     return out
 
 
+cdef void _gather_taps(const real *w, real *out, int64_t G, int64_t Cig, int64_t Cog,
+                       int64_t K, const int64_t *idx, int64_t T) noexcept nogil:
+    cdef int64_t gi, i, o, j
+    cdef const real *src
+    cdef real *dst
+    for gi in range(G):
+        for i in range(Cig):
+            for o in range(Cog):
+                src = w + ((gi * Cig + i) * Cog + o) * K
+                dst = out + ((gi * Cog + o) * Cig + i) * T
+                for j in range(T):
+                    dst[j] = src[idx[j]]
+
+
+def gather_taps(w, int64_t groups, idx):
+    """A transposed convolution's weight as a forward one, keeping only some taps.
+
+    ``out[g * C_og + o, i, j] = w[g * C_ig + i, o, idx[j]]`` (kernel positions
+    flattened in C order): the sub-kernel of one stride phase, C-contiguous, in one
+    pass.  (In NumPy, a transpose and a gather of 1 to 4 taps from each run of 9 cost
+    0.2 ms for a 128x64x3x3 weight: a tenth of the stride-2 decoder layer.)
+
+    Parameters
+    ----------
+    w : ndarray, shape (C_in, C_out / groups, *kernel), float32 or float64
+    groups : int, dividing C_in
+    idx : sequence of int, each in [0, prod(kernel))
+
+    Returns
+    -------
+    ndarray, shape (C_out, C_in / groups, len(idx)), dtype of w, C-contiguous
+    """
+    cdef cnp.ndarray wa = np.ascontiguousarray(w)
+    cdef cnp.ndarray ia = np.ascontiguousarray(idx, dtype=np.int64)
+    if wa.ndim < 2 or ia.ndim != 1 or groups < 1 or wa.shape[0] % groups:
+        raise ValueError("pyconv._core.gather_taps: w must be (C_in, C_out / groups, "
+                         "*kernel) with groups dividing C_in, idx one-dimensional")
+    if wa.dtype not in (np.float32, np.float64):
+        raise TypeError(f"pyconv._core.gather_taps: unsupported dtype {wa.dtype}")
+    cdef int64_t Cig = wa.shape[0] // groups, Cog = wa.shape[1]
+    cdef int64_t K = 1, T = ia.shape[0], k
+    for k in range(2, wa.ndim):
+        K *= wa.shape[k]
+    if T and (ia.min() < 0 or ia.max() >= K):
+        raise ValueError(f"pyconv._core.gather_taps: tap indices must be in [0, {K})")
+    cdef cnp.ndarray out = np.empty((groups * Cog, Cig, T), dtype=wa.dtype)
+    cdef const int64_t *ip = <const int64_t *> cnp.PyArray_DATA(ia)
+    cdef const void *src = cnp.PyArray_DATA(wa)
+    cdef void *dst = cnp.PyArray_DATA(out)
+    if wa.dtype == np.float32:
+        with nogil:
+            _gather_taps[float](<const float *> src, <float *> dst, groups, Cig, Cog, K, ip, T)
+    else:
+        with nogil:
+            _gather_taps[double](<const double *> src, <double *> dst, groups, Cig, Cog, K,
+                                 ip, T)
+    return out
+
+
 cdef inline bint _small_int(object v, int64_t lo, int64_t *dst):
     """Read an exact Python int in [lo, 2**31) (anything else: let the front end decide)."""
     if type(v) is not int:

@@ -94,3 +94,43 @@ def test_a_stride_beyond_the_kernel_leaves_bias_only_phases():
     # kernel 2, stride 4: phases 2 and 3 are reached by no tap
     phases = list(dim_phases(3, 10, 4, 0, 1, 2))
     assert [p.taps is None for p in phases] == [False, False, True, True]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", [(3,), (3, 4), (2, 3, 2)])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_phase_sub_kernels_are_the_forward_weight_s_taps(dtype, kernel, groups):
+    # _sub_kernel (one compiled pass) against NumPy: the transposed weight
+    # (C_in, C_out / groups, *kernel) in forward form (C_out, C_in / groups, *kernel),
+    # then the phase's taps selected per dimension, in the plan's (reversed) order
+    from pyconv._backends.cython import _sub_kernel
+
+    rng = np.random.default_rng(len(kernel) * 10 + groups)
+    c_in, c_og = 4, 3
+    w = rng.standard_normal((c_in, c_og, *kernel)).astype(dtype)
+    forward = np.swapaxes(w.reshape(groups, c_in // groups, c_og, *kernel), 1, 2)
+    forward = forward.reshape(groups * c_og, c_in // groups, *kernel)
+    for _ in range(5):
+        taps = tuple(
+            np.sort(rng.choice(k, size=rng.integers(1, k + 1), replace=False))[::-1] for k in kernel
+        )
+        sub = _sub_kernel(w, groups, taps, kernel)
+        want = forward[(slice(None), slice(None), *np.ix_(*taps))]
+        assert sub.dtype == dtype
+        assert sub.flags.c_contiguous
+        np.testing.assert_array_equal(sub, want)
+    # a non-contiguous weight is read as its values
+    sub = _sub_kernel(np.asfortranarray(w), groups, taps, kernel)
+    np.testing.assert_array_equal(sub, want)
+
+
+def test_gather_taps_refuses_indices_outside_the_kernel():
+    from pyconv import _core
+
+    w = np.zeros((2, 3, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"tap indices must be in \[0, 9\)"):
+        _core.gather_taps(w, 1, [9])
+    with pytest.raises(ValueError, match="groups dividing C_in"):
+        _core.gather_taps(w, 3, [0])
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        _core.gather_taps(w.astype(np.int32), 1, [0])

@@ -73,10 +73,6 @@ def conv_transpose(
     """
     N, G = spec.batch, spec.groups
     Co = spec.out_channels
-    # the forward-convolution form of the weight: (C_out, C_in / groups, *kernel)
-    Cig, Cog = spec.in_channels // G, Co // G
-    wf = np.swapaxes(w.reshape(G, Cig, Cog, *spec.kernel_size), 1, 2)
-    wf = wf.reshape(Co, Cig, *spec.kernel_size)
     ones = (1,) * spec.ndim
     every = (slice(None), slice(None))  # the batch and channel axes
     phases = list(transposed_phases(spec))
@@ -85,7 +81,7 @@ def conv_transpose(
         # stride 1 (an input gradient): one correlation makes the whole output, so its
         # result is returned as it is, not copied into a separate array
         phase = only
-        sub = _sub_kernel(wf, only.taps)
+        sub = _sub_kernel(w, G, only.taps, spec.kernel_size)
         return _core.conv_forward(x[every + phase.window], sub, b, ones, phase.padding,
                                   phase.dilation, G)  # fmt: skip
     out = np.empty((N, Co, *spec.output_size), dtype=spec.dtype)
@@ -96,26 +92,28 @@ def conv_transpose(
         if phase.taps is None:  # no tap reaches these slots, or only the zero padding
             slots[...] = 0 if b is None else b.reshape((Co, *ones))
             continue
-        sub = _sub_kernel(wf, phase.taps)
+        sub = _sub_kernel(w, G, phase.taps, spec.kernel_size)
         xs = x[every + phase.window]
         slots[...] = _core.conv_forward(xs, sub, b, ones, phase.padding, phase.dilation, G)
     return out
 
 
-def _sub_kernel(wf: np.ndarray, taps: tuple[np.ndarray, ...]) -> np.ndarray:
-    """Select a phase's taps of the forward-form weight ``wf``, C-contiguous.
+def _sub_kernel(
+    w: np.ndarray, groups: int, taps: tuple[np.ndarray, ...], kernel_size: tuple[int, ...]
+) -> np.ndarray:
+    """Select a phase's sub-kernel in forward form, (C_out, C_in / groups, *taps), C-contiguous.
 
-    A phase's taps are evenly spaced, in decreasing order (``s / gcd(s, d)`` apart, see
-    :mod:`._phases`), so slices select them: one copy of a view.  Fancy indexing of the
-    swapped-axes ``wf`` gave a weight with scattered strides, which the kernels read 7 %
-    slower (the ResNet l2 input gradient on AVX2), and the gather cost as much again.
+    ``w`` is the transposed convolution's weight, (C_in, C_out / groups, *kernel); the
+    phase keeps the taps ``taps[d]`` of each dimension, in that (reversed) order.  One
+    compiled pass transposes the channels and gathers the taps: in NumPy the two cost a
+    tenth of a stride-2 decoder layer.
     """
-    index = [slice(None), slice(None)]
-    for t in taps:
-        step = int(t[1] - t[0]) if len(t) > 1 else -1
-        stop = int(t[-1]) + step
-        index.append(slice(int(t[0]), None if stop < 0 else stop, step))
-    return np.ascontiguousarray(wf[tuple(index)])
+    flat, step = [0], 1  # the taps' flat kernel indices, in C order (a few: plain Python)
+    for t, k in zip(taps[::-1], kernel_size[::-1], strict=True):
+        flat = [int(i) * step + f for i in t for f in flat]
+        step *= k
+    sub = _core.gather_taps(w, groups, flat)
+    return sub.reshape(sub.shape[:2] + tuple(len(t) for t in taps))
 
 
 def conv_input(w: np.ndarray, grad_output: np.ndarray, spec: ConvSpec) -> np.ndarray:
