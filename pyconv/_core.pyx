@@ -1112,10 +1112,11 @@ def gather_taps(w, int64_t groups, idx):
     cdef int64_t K = 1, T = ia.shape[0], k
     for k in range(2, wa.ndim):
         K *= wa.shape[k]
-    if T and (ia.min() < 0 or ia.max() >= K):
-        raise ValueError(f"pyconv._core.gather_taps: tap indices must be in [0, {K})")
-    cdef cnp.ndarray out = np.empty((groups * Cog, Cig, T), dtype=wa.dtype)
     cdef const int64_t *ip = <const int64_t *> cnp.PyArray_DATA(ia)
+    for k in range(T):
+        if not 0 <= ip[k] < K:
+            raise ValueError(f"pyconv._core.gather_taps: tap indices must be in [0, {K})")
+    cdef cnp.ndarray out = np.empty((groups * Cog, Cig, T), dtype=wa.dtype)
     cdef const void *src = cnp.PyArray_DATA(wa)
     cdef void *dst = cnp.PyArray_DATA(out)
     if wa.dtype == np.float32:

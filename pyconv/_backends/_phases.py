@@ -15,12 +15,11 @@ the same multiply-adds as the transposed convolution, none on inserted zeros.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
 from typing import NamedTuple
-
-import numpy as np
 
 from .._validation import ConvSpec
 
@@ -34,7 +33,7 @@ class DimPhase(NamedTuple):
     ----------
     slots : slice
         The output positions of the phase: ``r, r + s, ...``.
-    taps : ndarray of int, or None
+    taps : tuple of int, or None
         Kernel indices in correlation order (reversed); None when no tap reaches the
         slots, or the taps read only the zero padding around ``x``.
     window : slice
@@ -46,7 +45,7 @@ class DimPhase(NamedTuple):
     """
 
     slots: slice
-    taps: np.ndarray | None
+    taps: tuple[int, ...] | None
     window: slice = slice(0, 0)
     before: int = 0
     after: int = 0
@@ -88,7 +87,7 @@ def dim_phases(
             continue
         yield DimPhase(
             slots,
-            np.array(taps[::-1], dtype=np.intp),
+            tuple(taps[::-1]),
             slice(lo, hi),
             before=lo - first,
             after=end - hi,
@@ -105,7 +104,7 @@ class Phase(NamedTuple):
     """
 
     slots: tuple[slice, ...]
-    taps: tuple[np.ndarray, ...] | None
+    taps: tuple[tuple[int, ...], ...] | None
     window: tuple[slice, ...]
     padding: tuple[int, ...]
     dilation: tuple[int, ...]
@@ -119,28 +118,49 @@ def transposed_phases(spec: ConvSpec) -> Iterator[Phase]:
     spec : ConvSpec
         A transposed convolution's spec (``spec.kind == 'conv_transpose'``).
     """
+    yield from _plan(
+        spec.input_size,
+        spec.output_size,
+        spec.stride,
+        spec.padding[::2],
+        spec.dilation,
+        spec.kernel_size,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(
+    input_size: tuple[int, ...],
+    output_size: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+    kernel_size: tuple[int, ...],
+) -> tuple[Phase, ...]:
+    """Plan the phases of one geometry.
+
+    The plan is immutable, so it is kept for the next call: a layer repeats its
+    geometry, and planning cost as much as a small call's arithmetic.
+    """
     per_dim = [
-        list(
-            dim_phases(
-                spec.input_size[i],
-                spec.output_size[i],
-                spec.stride[i],
-                spec.padding[2 * i],
-                spec.dilation[i],
-                spec.kernel_size[i],
-            )
+        list(dim_phases(*dims))
+        for dims in zip(
+            input_size, output_size, stride, padding, dilation, kernel_size, strict=True
         )
-        for i in range(spec.ndim)
     ]
+    phases = []
     for combo in itertools.product(*per_dim):
         slots = tuple(p.slots for p in combo)
         if any(p.taps is None for p in combo):
-            yield Phase(slots, None, (), (), ())
+            phases.append(Phase(slots, None, (), (), ()))
             continue
-        yield Phase(
-            slots,
-            tuple(p.taps for p in combo if p.taps is not None),
-            tuple(p.window for p in combo),
-            tuple(v for p in combo for v in (p.before, p.after)),
-            tuple(p.dilation for p in combo),
+        phases.append(
+            Phase(
+                slots,
+                tuple(p.taps for p in combo if p.taps is not None),
+                tuple(p.window for p in combo),
+                tuple(v for p in combo for v in (p.before, p.after)),
+                tuple(p.dilation for p in combo),
+            )
         )
+    return tuple(phases)

@@ -99,7 +99,7 @@ def conv_transpose(
 
 
 def _sub_kernel(
-    w: np.ndarray, groups: int, taps: tuple[np.ndarray, ...], kernel_size: tuple[int, ...]
+    w: np.ndarray, groups: int, taps: tuple[tuple[int, ...], ...], kernel_size: tuple[int, ...]
 ) -> np.ndarray:
     """Select a phase's sub-kernel in forward form, (C_out, C_in / groups, *taps), C-contiguous.
 
@@ -110,7 +110,7 @@ def _sub_kernel(
     """
     flat, step = [0], 1  # the taps' flat kernel indices, in C order (a few: plain Python)
     for t, k in zip(taps[::-1], kernel_size[::-1], strict=True):
-        flat = [int(i) * step + f for i in t for f in flat]
+        flat = [i * step + f for i in t for f in flat]
         step *= k
     sub = _core.gather_taps(w, groups, flat)
     return sub.reshape(sub.shape[:2] + tuple(len(t) for t in taps))
