@@ -1101,8 +1101,10 @@ def gather_taps(w, int64_t groups, idx):
     -------
     ndarray, shape (C_out, C_in / groups, len(idx)), dtype of w, C-contiguous
     """
-    cdef cnp.ndarray wa = np.ascontiguousarray(w)
+    cdef cnp.ndarray wa = np.asarray(w)
     cdef cnp.ndarray ia = np.ascontiguousarray(idx, dtype=np.int64)
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(wa) and cnp.PyArray_ISALIGNED(wa)):
+        wa = wa.copy(order="C")  # (ascontiguousarray keeps a misaligned array as it is)
     if wa.ndim < 2 or ia.ndim != 1 or groups < 1 or wa.shape[0] % groups:
         raise ValueError("pyconv._core.gather_taps: w must be (C_in, C_out / groups, "
                          "*kernel) with groups dividing C_in, idx one-dimensional")

@@ -119,9 +119,14 @@ def test_phase_sub_kernels_are_the_forward_weight_s_taps(dtype, kernel, groups):
         assert sub.dtype == dtype
         assert sub.flags.c_contiguous
         np.testing.assert_array_equal(sub, want)
-    # a non-contiguous weight is read as its values
+    # a non-contiguous weight, or a contiguous one off its alignment, is read as its values
     sub = _sub_kernel(np.asfortranarray(w), groups, taps, kernel)
     np.testing.assert_array_equal(sub, want)
+    raw = np.empty(w.nbytes + 1, np.uint8)
+    misaligned = raw[1:].view(dtype).reshape(w.shape)
+    misaligned[...] = w
+    assert not misaligned.flags.aligned
+    np.testing.assert_array_equal(_sub_kernel(misaligned, groups, taps, kernel), want)
 
 
 def test_gather_taps_refuses_indices_outside_the_kernel():
