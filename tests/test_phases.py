@@ -139,3 +139,22 @@ def test_gather_taps_refuses_indices_outside_the_kernel():
         _core.gather_taps(w, 3, [0])
     with pytest.raises(TypeError, match="unsupported dtype"):
         _core.gather_taps(w.astype(np.int32), 1, [0])
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_a_large_weight_is_gathered_the_same_on_any_thread_count(num_threads):
+    # 128x128x3x3 float32 (576 KiB) is above the size gathered on every thread
+    import pyconv
+    from pyconv import _core
+
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((128, 128, 3, 3)).astype(np.float32)
+    idx = [8, 6, 2, 0]
+    before = pyconv.get_num_threads()
+    try:
+        pyconv.set_num_threads(num_threads)
+        got = _core.gather_taps(w, 2, idx)
+    finally:
+        pyconv.set_num_threads(before)
+    forward = np.swapaxes(w.reshape(2, 64, 128, 9), 1, 2).reshape(256, 64, 9)
+    np.testing.assert_array_equal(got, forward[:, :, idx])
