@@ -14,7 +14,10 @@ import itertools
 import numpy as np
 import pytest
 
+import pyconv
+from pyconv import _core
 from pyconv._backends._phases import dim_phases, transposed_phases
+from pyconv._backends.cython import _sub_kernel
 from pyconv._validation import prepare_conv_transpose
 
 
@@ -103,8 +106,6 @@ def test_phase_sub_kernels_are_the_forward_weight_s_taps(dtype, kernel, groups):
     # _sub_kernel (one compiled pass) against NumPy: the transposed weight
     # (C_in, C_out / groups, *kernel) in forward form (C_out, C_in / groups, *kernel),
     # then the phase's taps selected per dimension, in the plan's (reversed) order
-    from pyconv._backends.cython import _sub_kernel
-
     rng = np.random.default_rng(len(kernel) * 10 + groups)
     c_in, c_og = 4, 3
     w = rng.standard_normal((c_in, c_og, *kernel)).astype(dtype)
@@ -130,8 +131,6 @@ def test_phase_sub_kernels_are_the_forward_weight_s_taps(dtype, kernel, groups):
 
 
 def test_gather_taps_refuses_indices_outside_the_kernel():
-    from pyconv import _core
-
     w = np.zeros((2, 3, 3, 3), np.float32)
     with pytest.raises(ValueError, match=r"tap indices must be in \[0, 9\)"):
         _core.gather_taps(w, 1, [9])
@@ -144,9 +143,6 @@ def test_gather_taps_refuses_indices_outside_the_kernel():
 @pytest.mark.parametrize("num_threads", [1, 2])
 def test_a_large_weight_is_gathered_the_same_on_any_thread_count(num_threads):
     # 128x128x3x3 float32 (576 KiB) is above the size gathered on every thread
-    import pyconv
-    from pyconv import _core
-
     rng = np.random.default_rng(7)
     w = rng.standard_normal((128, 128, 3, 3)).astype(np.float32)
     idx = [8, 6, 2, 0]

@@ -110,15 +110,20 @@ class Phase(NamedTuple):
     dilation: tuple[int, ...]
 
 
-def transposed_phases(spec: ConvSpec) -> Iterator[Phase]:
-    """Yield the phases of a ``conv_transpose{n}d`` spec; together they cover every output.
+def transposed_phases(spec: ConvSpec) -> tuple[Phase, ...]:
+    """Return the phases of a ``conv_transpose{n}d`` spec; together they cover every output.
 
     Parameters
     ----------
     spec : ConvSpec
         A transposed convolution's spec (``spec.kind == 'conv_transpose'``).
+
+    Returns
+    -------
+    tuple of Phase
+        Immutable, and shared by every call of the same geometry.
     """
-    yield from _plan(
+    return _plan(
         spec.input_size,
         spec.output_size,
         spec.stride,

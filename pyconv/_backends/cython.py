@@ -75,7 +75,7 @@ def conv_transpose(
     Co = spec.out_channels
     ones = (1,) * spec.ndim
     every = (slice(None), slice(None))  # the batch and channel axes
-    phases = list(transposed_phases(spec))
+    phases = transposed_phases(spec)
     only = phases[0] if len(phases) == 1 else None
     if only is not None and only.taps is not None and N * Co:
         # stride 1 (an input gradient): one correlation makes the whole output, so its
