@@ -48,10 +48,14 @@ from ._kernels cimport (
     pyconv_isas,
     pyconv_kernel_f32,
     pyconv_kernel_f64,
+    pyconv_lanes_f32,
+    pyconv_lanes_f64,
     pyconv_now_ns,
     pyconv_omp_max_threads,
     pyconv_pack_f32,
     pyconv_pack_f64,
+    pyconv_pack_lanes_f32,
+    pyconv_pack_lanes_f64,
     pyconv_probe,
     pyconv_thread_num,
     pyconv_tile_f32,
@@ -762,6 +766,23 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
     if g.ntaps == 0:  # no input channels: the output is the bias (or zeros)
         out[...] = 0 if bias is None else np.reshape(bias, (-1,) + (1,) * sp)
         return out
+    if bias is not None:
+        bptr = cnp.PyArray_DATA(bias)
+
+    # 3-D layers with channels to fill the vector lanes: the channel-lanes path
+    cdef int64_t lanes_oc = (pyconv_active_isa.f32.lanes.oc if typenum == cnp.NPY_FLOAT
+                             else pyconv_active_isa.f64.lanes.oc)
+    if ((typenum == cnp.NPY_FLOAT or typenum == cnp.NPY_DOUBLE)
+            and _lanes_suit(&g, sp, pad, esize, lanes_oc)):
+        if typenum == cnp.NPY_FLOAT:
+            _lanes_conv[float](<const float *> cnp.PyArray_DATA(x),
+                               <const float *> cnp.PyArray_DATA(w), <const float *> bptr,
+                               <float *> cnp.PyArray_DATA(out), g, pad, _num_threads)
+        else:
+            _lanes_conv[double](<const double *> cnp.PyArray_DATA(x),
+                                <const double *> cnp.PyArray_DATA(w), <const double *> bptr,
+                                <double *> cnp.PyArray_DATA(out), g, pad, _num_threads)
+        return out
 
     # Rows, planes or slices a multiple of 4 KiB apart map the taps of a tile onto one
     # L1 set (a 2048-wide float32 image: 15 rows of a 15x15 kernel, or 16 channels, in
@@ -803,8 +824,6 @@ cdef object _forward(cnp.ndarray x, cnp.ndarray w, object bias, int sp,
     _set_plane(&g, esize)
     g.P = g.band * g.Wq
 
-    if bias is not None:
-        bptr = cnp.PyArray_DATA(bias)
     if typenum == cnp.NPY_FLOAT:
         _conv[float](<const float *> cnp.PyArray_DATA(x), <const float *> cnp.PyArray_DATA(w),
                      <const float *> bptr, <float *> cnp.PyArray_DATA(out), g, _num_threads)
@@ -1257,6 +1276,11 @@ def parallel_calls():
     return _parallel_calls
 
 
+def lanes_calls():
+    """Number of calls so far that took the channel-lanes path (_lanes.pxi)."""
+    return _lanes_calls
+
+
 def openmp_enabled():
     """True if this build was compiled with OpenMP."""
     return bool(PYCONV_HAVE_OPENMP)
@@ -1362,9 +1386,10 @@ def tile_shapes(name=None):
     Returns
     -------
     dict
-        ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...},
-        "float64": {...}}``: output channels and wide positions per tile; and
-        ``"alt"`` where the variant has such a tile.
+        ``{"float32": {"block": (ocb, px), "wide": ..., "single": ..., "narrow": ...,
+        "lanes": ...}, "float64": {...}}``: output channels and wide positions per tile
+        (``lanes``: the channel-lanes tile of 3-D layers); and ``"alt"`` where the
+        variant has such a tile.
     """
     cdef const pyconv_isa *v = _isa_named(name)
     f32, f64 = v.f32, v.f64
@@ -1378,6 +1403,8 @@ def tile_shapes(name=None):
             "single": (f64.single.ocb, f64.single.px), "narrow": (f64.narrow.ocb, f64.narrow.px),
         },
     }
+    out["float32"]["lanes"] = (f32.lanes.oc, f32.lanes.np)
+    out["float64"]["lanes"] = (f64.lanes.oc, f64.lanes.np)
     if f32.alt.fn != NULL:
         out["float32"]["alt"] = (f32.alt.ocb, f32.alt.px)
     if f64.alt.fn != NULL:
@@ -1417,4 +1444,5 @@ def set_isa(name=None):
 
 set_isa(None)
 
+include "_lanes.pxi"
 include "_winograd.pxi"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "_tile.h"
+#include "_lanes.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PYCONV_X86 1
@@ -52,6 +53,16 @@ typedef void (*pyconv_dot_f64)(const double *, int64_t, const int64_t *, const d
 typedef struct { pyconv_dot_f32 fn; int64_t mi, nj; } pyconv_dotk_f32;
 typedef struct { pyconv_dot_f64 fn; int64_t mi, nj; } pyconv_dotk_f64;
 
+/* A channel-lanes tile (_lanes.h) and its shape: output channels x positions. */
+typedef void (*pyconv_lanes_f32)(const float *, const int64_t *, int64_t, int64_t, int64_t,
+                                 const float *, const float *, float *, int64_t, int64_t,
+                                 int64_t, int64_t, int64_t, int64_t);
+typedef void (*pyconv_lanes_f64)(const double *, const int64_t *, int64_t, int64_t, int64_t,
+                                 const double *, const double *, double *, int64_t, int64_t,
+                                 int64_t, int64_t, int64_t, int64_t);
+typedef struct { pyconv_lanes_f32 fn; int64_t oc, np; } pyconv_lanesk_f32;
+typedef struct { pyconv_lanes_f64 fn; int64_t oc, np; } pyconv_lanesk_f64;
+
 /* The depthwise 3x3 stride-1 kernel (_tile.h): one channel's plane. */
 typedef void (*pyconv_dw3_f32)(const float *, int64_t, const float *, const float *, float *,
                                int64_t, int64_t);
@@ -71,12 +82,14 @@ typedef void (*pyconv_dwt_f64)(const double *, int64_t, const int64_t *, const d
 typedef struct {
     pyconv_kernel_f32 block, wide, alt, single, narrow;
     pyconv_dotk_f32 dot;
+    pyconv_lanesk_f32 lanes;
     pyconv_dw3_f32 dw3;
     pyconv_dwt_f32 dwt;
 } pyconv_kernels_f32;
 typedef struct {
     pyconv_kernel_f64 block, wide, alt, single, narrow;
     pyconv_dotk_f64 dot;
+    pyconv_lanesk_f64 lanes;
     pyconv_dw3_f64 dw3;
     pyconv_dwt_f64 dwt;
 } pyconv_kernels_f64;
@@ -100,6 +113,8 @@ typedef struct {
     { PYCONV_TILE_NAME(ISA, T, OCB, NV), (OCB), (NV) * PV_LANES(ISA, T), (SPEED) }
 #define PYCONV_KERNEL(ISA, T, OCB, NV) PYCONV_KERNEL_AT(ISA, T, OCB, NV, 100)
 #define PYCONV_DOT(ISA, T, MI, NJ) { PYCONV_DOT_NAME(ISA, T, MI, NJ), (MI), (NJ) }
+#define PYCONV_LANES(ISA, T, NR, NP) \
+    { PYCONV_LANES_NAME(ISA, T, NR, NP), (NR) * PV_LANES(ISA, T), (NP) }
 
 /* Partial rows of a tile: an element loop, or one masked move where the ISA has it. */
 #define PV_SCALAR_TAIL(ISA, T)                                                         \
@@ -173,6 +188,10 @@ PYCONV_DEFINE_TILE(base, f32, 1, 8)
 PYCONV_DEFINE_TILE(base, f32, 1, 2)
 PYCONV_DEFINE_TILE(base, f64, 1, 8)
 PYCONV_DEFINE_TILE(base, f64, 1, 2)
+/* channel lanes 2 x 4: 8 accumulators, as few as both SSE2 (no FMA: a product
+ * register each) and NEON (weights by element) hold with room */
+PYCONV_DEFINE_LANES(base, f32, 2, 4)
+PYCONV_DEFINE_LANES(base, f64, 2, 4)
 PYCONV_DEFINE_PROBE(base, f32, 12)
 PYCONV_DEFINE_PROBE(base, f64, 12)
 PYCONV_DEFINE_DW3(base, f32, 4)
@@ -189,6 +208,7 @@ static const pyconv_isa pyconv_isa_base = {
             .single = PYCONV_KERNEL(base, f32, 1, 8),
             .narrow = PYCONV_KERNEL(base, f32, 1, 2),
             .dot = PV_BASE_DOT_F32,
+            .lanes = PYCONV_LANES(base, f32, 2, 4),
             .dw3 = PYCONV_DW3_NAME(base, f32),
             .dwt = PYCONV_DWT_NAME(base, f32)},
     .f64 = {.block = PV_BASE_BLOCK_F64,
@@ -196,6 +216,7 @@ static const pyconv_isa pyconv_isa_base = {
             .single = PYCONV_KERNEL(base, f64, 1, 8),
             .narrow = PYCONV_KERNEL(base, f64, 1, 2),
             .dot = PV_BASE_DOT_F64,
+            .lanes = PYCONV_LANES(base, f64, 2, 4),
             .dw3 = PYCONV_DW3_NAME(base, f64),
             .dwt = PYCONV_DWT_NAME(base, f64)},
     PYCONV_PROBE(base, f32, 12),
@@ -238,6 +259,11 @@ PYCONV_DEFINE_DW3(avx2, f32, 6)
 PYCONV_DEFINE_DW3(avx2, f64, 6)
 PYCONV_DEFINE_DWT(avx2, f32, 6)
 PYCONV_DEFINE_DWT(avx2, f64, 6)
+/* channel lanes 2 x 6: 12 accumulators + 2 weight vectors + 1 broadcast; 8 loads per
+ * 12 FMAs.  94-99 GFLOP/s of the 100 peak on a 64-channel 3x3x3 layer (Zen 3, C
+ * prototype), where 3 x 4 (7 loads) ran as fast but computes 72 of 64 channels. */
+PYCONV_DEFINE_LANES(avx2, f32, 2, 6)
+PYCONV_DEFINE_LANES(avx2, f64, 2, 6)
 PYCONV_DEFINE_PROBE(avx2, f32, 12)
 PYCONV_DEFINE_PROBE(avx2, f64, 12)
 
@@ -251,6 +277,7 @@ static const pyconv_isa pyconv_isa_avx2 = {
             .single = PYCONV_KERNEL_AT(avx2, f32, 1, 8, 76),  /* 85.4 against 111 */
             .narrow = PYCONV_KERNEL(avx2, f32, 1, 2),
             .dot = PYCONV_DOT(avx2, f32, 3, 4),
+            .lanes = PYCONV_LANES(avx2, f32, 2, 6),
             .dw3 = PYCONV_DW3_NAME(avx2, f32),
             .dwt = PYCONV_DWT_NAME(avx2, f32)},
     .f64 = {.block = PYCONV_KERNEL(avx2, f64, 4, 3),
@@ -259,6 +286,7 @@ static const pyconv_isa pyconv_isa_avx2 = {
             .single = PYCONV_KERNEL(avx2, f64, 1, 8),
             .narrow = PYCONV_KERNEL(avx2, f64, 1, 2),
             .dot = PYCONV_DOT(avx2, f64, 3, 4),
+            .lanes = PYCONV_LANES(avx2, f64, 2, 6),
             .dw3 = PYCONV_DW3_NAME(avx2, f64),
             .dwt = PYCONV_DWT_NAME(avx2, f64)},
     PYCONV_PROBE(avx2, f32, 12),
@@ -306,6 +334,10 @@ PYCONV_DEFINE_DOT(avx512, f64, 4, 4)
 /* (no depthwise kernels of 64-byte vectors: their three unaligned loads per row, one
  * per kernel column, nearly all straddle two cache lines, and on Zen 4 the AVX2 ones ran
  * 1.3-1.6x faster: 139 against 180 us on dw32_112, 168 against 269 on dw128_56) */
+/* channel lanes 2 x 12: 24 accumulators of the 32 registers (the AVX2 tile's loads
+ * per multiply-add, twice the positions; not measured on an AVX-512 machine yet) */
+PYCONV_DEFINE_LANES(avx512, f32, 2, 12)
+PYCONV_DEFINE_LANES(avx512, f64, 2, 12)
 PYCONV_DEFINE_PROBE(avx512, f32, 24)
 PYCONV_DEFINE_PROBE(avx512, f64, 24)
 
@@ -318,6 +350,7 @@ static const pyconv_isa pyconv_isa_avx512 = {
             .single = PYCONV_KERNEL(avx512, f32, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f32, 1, 2),
             .dot = PYCONV_DOT(avx512, f32, 4, 4),
+            .lanes = PYCONV_LANES(avx512, f32, 2, 12),
             .dw3 = PYCONV_DW3_NAME(avx2, f32),
             .dwt = PYCONV_DWT_NAME(avx2, f32)},
     .f64 = {.block = PYCONV_KERNEL(avx512, f64, 8, 2),
@@ -325,6 +358,7 @@ static const pyconv_isa pyconv_isa_avx512 = {
             .single = PYCONV_KERNEL(avx512, f64, 1, 8),
             .narrow = PYCONV_KERNEL(avx512, f64, 1, 2),
             .dot = PYCONV_DOT(avx512, f64, 4, 4),
+            .lanes = PYCONV_LANES(avx512, f64, 2, 12),
             .dw3 = PYCONV_DW3_NAME(avx2, f64),
             .dwt = PYCONV_DWT_NAME(avx2, f64)},
     PYCONV_PROBE(avx512, f32, 24),

@@ -135,6 +135,8 @@ static inline void pyconv_phase_columns(int64_t W, int64_t Wq, int64_t sw, int64
     }
 PYCONV_PACK(float, f32)
 PYCONV_PACK(double, f64)
+PYCONV_PACK_LANES(float, f32)
+PYCONV_PACK_LANES(double, f64)
 
 /* Monotonic clock in nanoseconds (the kernels poll for Ctrl-C at most this often). */
 static inline int64_t pyconv_now_ns(void)

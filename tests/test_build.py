@@ -171,7 +171,11 @@ def test_every_variant_has_consistent_tile_shapes():
             assert t["single"][0] == t["narrow"][0] == 1, (name, dtype, t)
             assert t["wide"][1] >= t["block"][1]
             assert t["narrow"][1] <= t["single"][1]
+            lanes = t.pop("lanes")
             assert all(px % lanes_min == 0 for _, px in t.values()), (name, dtype, t)
+            assert lanes[0] % lanes_min == 0, (name, dtype, lanes)
+            assert lanes[0] > lanes_min, (name, dtype, lanes)
+            assert lanes[1] >= 2, (name, dtype, lanes)
 
 
 def test_set_isa_returns_the_variant(restore_isa):

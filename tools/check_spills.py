@@ -1,9 +1,9 @@
 """Check that the micro-kernels' hot loops keep everything in registers.
 
 Disassembles the built ``pyconv._core`` (``objdump -d``), finds in every tile, dot and
-Winograd product function (``pyconv_tile_*``, ``pyconv_dot_*``, ``pyconv_wgemm_*``; the
-compiler may inline some, which are then checked as part of their caller only if it is
-one of these) its innermost loops that do the
+Winograd product function (``pyconv_tile_*``, ``pyconv_dot_*``, ``pyconv_lanes_*``,
+``pyconv_wgemm_*``; the compiler may inline some, which are then checked as part of
+their caller only if it is one of these) its innermost loops that do the
 arithmetic (fused multiply-adds, or multiplies for the SSE2 baseline), and reports any
 instruction in them that reads or writes the stack: a spilled accumulator or input
 vector, which costs a load and a store per tap and once halved the AVX2 tile's speed.
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-_FUNC = re.compile(r"^[0-9a-f]+ <((?:pyconv_tile|pyconv_dot|pyconv_wgemm)_[A-Za-z0-9_]+)>:$")
+_FUNC = re.compile(r"^[0-9a-f]+ <((?:pyconv_tile|pyconv_dot|pyconv_lanes|pyconv_wgemm)_[A-Za-z0-9_]+)>:$")
 _INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
 # the arithmetic a hot loop is made of, per ISA
 _ARITH = re.compile(r"vfmadd|vfnmadd|fmla|fmadd|mulps|mulpd")
