@@ -8,7 +8,8 @@
 # at 94-99 % of the core's peak in a C prototype, the plane tile at 65-75 %.
 #
 # Work items are (group, output slice, band of output rows), each computing every
-# channel block of its group; one image at a time (its copy made by all threads
+# channel block of its group (or a share of them, when the bands are too few for the
+# threads); one image at a time (its copy made by all threads
 # first), so the copy is one image's size.
 
 cdef enum:
@@ -19,6 +20,10 @@ cdef enum:
     # (kD * (rows + kH - 1) of them, all channels) stay in L2 with the group's weights.
     # 128 (2 rows of the video layer) measured as fast as 256 and faster than 64.
     LANES_ITEM_POSITIONS = 128
+    # Bytes of one channel block's weights at most: every tile streams them from L2.
+    # (Tried on 2-D layers: 512 channels x 3x3 x 16 lanes, 295 KB, ran 1.7x slower
+    # than the plane tiles; 64 channels x 3x3x3, 110 KB, is the video layer.)
+    LANES_MAX_WBLOCK = 160 * 1024
 
 
 # How many calls took this path (read by the tests).
@@ -33,41 +38,46 @@ cdef struct Lanes:
     int64_t Dp, Hp, Wp          # the padded volume of the copy
     int64_t img                 # elements of one image's copy, with its zeroed margin
     int64_t xstep               # elements between two output positions' inputs (sw * C)
-    int64_t taps                # kD * kH * kW
-    int64_t wblock              # elements of one packed weight block: taps * Cig * oc
+    int64_t taps, cig           # runs of inputs a tile reads per position, and their length
+    int64_t wblock              # elements of one packed weight block: taps * cig * oc
     bint wide                   # positions run across rows (stride 1 in rows, columns)
     int64_t Wq                  # wide row length: Wp if wide, else Wo
-    int64_t rows, nrc           # output rows per work item, items per output slice
+    int64_t rows, nrc           # output rows per work item, row bands per output slice
+    int64_t bper, nbs           # channel blocks per work item, block sets per band
 
 
 cdef bint _lanes_suit(const Geometry *g, int sp, const int64_t *pad, int64_t esize,
                       int64_t oc) noexcept nogil:
     """Does a call go to the channel-lanes path: 3-D, groups with at least a tile's
-    output channels (fewer would leave lanes idle) and a few input channels, and a
-    copy of one image that is not too large."""
+    output channels (fewer would leave lanes idle) and a few input channels, a copy of
+    one image that is not too large, and a channel block's weights that stay in L2."""
     cdef int64_t nbytes = ((g.D + pad[0] + pad[1]) * (g.H + pad[2] + pad[3])
                            * (g.W + pad[4] + pad[5]) * g.C * esize)
-    return sp == 3 and g.Cog >= oc and g.Cig >= 4 and nbytes <= LANES_MAX_BYTES
+    cdef int64_t wbytes = g.kD * g.kH * g.kW * g.Cig * oc * esize
+    return (sp == 3 and g.Cog >= oc and g.Cig >= 4 and nbytes <= LANES_MAX_BYTES
+            and wbytes <= LANES_MAX_WBLOCK)
 
 
 cdef inline void _lanes_tile(const real *xb, const int64_t *off, const Geometry *g,
                              const Lanes *L, const real *wb, const real *bb, real *o,
                              int64_t noc, int64_t p0, int64_t cnt) noexcept nogil:
     if real is float:
-        L.fn_f32(xb, off, L.taps, g.Cig, L.xstep, wb, bb, o, g.out_plane, noc, p0, cnt,
+        L.fn_f32(xb, off, L.taps, L.cig, L.xstep, wb, bb, o, g.out_plane, noc, p0, cnt,
                  L.Wq, g.Wo)
     else:
-        L.fn_f64(xb, off, L.taps, g.Cig, L.xstep, wb, bb, o, g.out_plane, noc, p0, cnt,
+        L.fn_f64(xb, off, L.taps, L.cig, L.xstep, wb, bb, o, g.out_plane, noc, p0, cnt,
                  L.Wq, g.Wo)
 
 
 cdef void _lanes_item(const real *xc, const real *wp, const real *bp, real *out_n,
                       const int64_t *off, const Geometry *g, const Lanes *L, int64_t item,
                       Ctl *ctl) noexcept nogil:
-    """Work item (group, output slice, row band) of one image: xc is its copy, out_n its
-    output."""
-    cdef int64_t rc = item % L.nrc
-    cdef int64_t r = item // L.nrc
+    """Work item (group, output slice, row band, set of channel blocks) of one image: xc
+    is its copy, out_n its output."""
+    cdef int64_t bs = item % L.nbs
+    cdef int64_t r = item // L.nbs
+    cdef int64_t rc = r % L.nrc
+    r = r // L.nrc
     cdef int64_t od = r % g.Do
     cdef int64_t gi = r // g.Do
     cdef int64_t oh_lo = rc * L.rows
@@ -83,7 +93,7 @@ cdef void _lanes_item(const real *xc, const real *wp, const real *bp, real *out_
     # channel block by channel block: the band's input rows stay in L2 across them
     # (each tile's few KiB in L1), one block's weights stream from L2 per tile; every
     # block per tile instead measured 5-15 % slower
-    for ob in range(L.nb):
+    for ob in range(bs * L.bper, min((bs + 1) * L.bper, L.nb)):
         if pyconv_flag_get(&ctl.abort):
             return
         noc = min(L.oc, g.Cog - ob * L.oc)
@@ -105,24 +115,24 @@ cdef void _lanes_item(const real *xc, const real *wp, const real *bp, real *out_
                     _lanes_tile(xr + ow * L.xstep, off, g, L, wb, bb, o, noc, oh * g.Wo + ow,
                                 min(L.np, g.Wo - ow))
                     ow = ow + L.np
-    _account(ctl, 2 * g.Cog * (oh_hi - oh_lo) * g.Wo * L.taps * g.Cig)
+    _account(ctl, 2 * L.bper * L.oc * (oh_hi - oh_lo) * g.Wo * L.taps * L.cig)
 
 
 cdef void _lanes_pack_weights(const real *w, const real *bias, real *wp, real *bp,
                               const Geometry *g, const Lanes *L) noexcept nogil:
     """w (Co, Cig, kD, kH, kW) -> wp[group][block][tap][ic][oc lanes], zeros past the
     group's channels; the bias the same way (bp: [group][block][oc lanes])."""
-    cdef int64_t gi, ob, t, c, k, oc
+    cdef int64_t gi, ob, t, c, k, oc, taps = g.kD * g.kH * g.kW
     cdef real *dst
     for gi in range(g.G):
         for ob in range(L.nb):
             dst = wp + (gi * L.nb + ob) * L.wblock
-            for t in range(L.taps):
+            for t in range(taps):
                 for c in range(g.Cig):
                     for k in range(L.oc):
                         oc = ob * L.oc + k
                         dst[(t * g.Cig + c) * L.oc + k] = (
-                            w[((gi * g.Cog + oc) * g.Cig + c) * L.taps + t]
+                            w[((gi * g.Cog + oc) * g.Cig + c) * taps + t]
                             if oc < g.Cog else 0)
             if bias != NULL:
                 for k in range(L.oc):
@@ -158,8 +168,14 @@ cdef object _lanes_conv(const real *x, const real *w, const real *bias, real *ou
         L.fn_f64, L.oc, L.np = isa.f64.lanes.fn, isa.f64.lanes.oc, isa.f64.lanes.np
     L.nb = ceil_div(g.Cog, L.oc)
     L.Dp, L.Hp, L.Wp = g.D + pad[0] + pad[1], g.H + pad[2] + pad[3], g.W + pad[4] + pad[5]
-    L.taps = g.kD * g.kH * g.kW
-    L.wblock = L.taps * g.Cig * L.oc
+    # A tap reads its group's channels at one position.  With one group and columns
+    # not dilated, a kernel row's kW taps read one run (kW positions x all channels,
+    # next to each other in the copy, as are their weights): kD * kH runs of kW * C,
+    # 3 times fewer loop starts on a 3x3x3 kernel.
+    cdef bint rows = g.G == 1 and g.dw == 1
+    L.taps = g.kD * g.kH * (1 if rows else g.kW)
+    L.cig = g.Cig * (g.kW if rows else 1)
+    L.wblock = L.taps * L.cig * L.oc
     L.xstep = g.sw * g.C
     L.wide = g.sh == 1 and g.sw == 1
     L.Wq = L.Wp if L.wide else g.Wo
@@ -193,10 +209,16 @@ cdef object _lanes_conv(const real *x, const real *w, const real *bias, real *ou
     t = 0
     for kd in range(g.kD):
         for kh in range(g.kH):
-            for kw in range(g.kW):
+            for kw in range(1 if rows else g.kW):
                 offp[t] = ((kd * g.dd * L.Hp + kh * g.dh) * L.Wp + kw * g.dw) * g.C
                 t += 1
-    nitems = g.G * g.Do * L.nrc
+    # few bands (small volumes) for the threads: split the channel blocks too
+    L.nbs = 1
+    if g.G * g.Do * L.nrc < 4 * nt:
+        L.nbs = min(L.nb, ceil_div(4 * nt, g.G * g.Do * L.nrc))
+    L.bper = ceil_div(L.nb, L.nbs)
+    L.nbs = ceil_div(L.nb, L.bper)
+    nitems = g.G * g.Do * L.nrc * L.nbs
     cdef int64_t nrows = L.Dp * L.Hp, m0 = L.Dp * L.Hp * L.Wp * g.C
     cdef Ctl ctl
     _start(&ctl, flops, par)

@@ -5,7 +5,8 @@ copy of each image with output channels in the vector lanes.  Checked against th
 float64 loops of test_kernels_nd (independent of pyconv's other paths and of torch)
 under the accuracy contract, for every kernel variant this CPU runs: channel counts that
 leave a partial last block, strides (row by row) and stride 1 (positions across rows),
-dilation, groups, asymmetric padding, kernels of more taps than the stack buffer,
+dilation, groups, kernel rows read as one run, asymmetric padding, kernels of more taps
+than the stack buffer,
 batches, views; and bitwise equal across thread counts.
 """
 
@@ -49,8 +50,28 @@ CASES = {
         (1, 1, 1),
         1,
     ),
-    # 343 taps: more than the offsets' stack buffer (256)
-    "7x7x7": ((1, 4, 8, 9, 9), (32, 4, 7, 7, 7), (1, 1, 1), (3,) * 6, (1, 1, 1), 1),
+    # 343 taps (2 groups: not merged into kernel rows), more than the offsets' stack
+    # buffer (256)
+    "7x7x7-groups": ((1, 8, 8, 9, 9), (32, 4, 7, 7, 7), (1, 1, 1), (3,) * 6, (1, 1, 1), 2),
+    # a kernel row's taps read as one run (one group, columns not dilated), stride 1 in
+    # depth and rows: positions across rows
+    "rows-merged-dilated-depth": (
+        (2, 8, 7, 5, 6),
+        (16, 8, 2, 2, 3),
+        (1, 1, 1),
+        (2, 0, 1, 1, 1, 1),
+        (3, 2, 1),
+        1,
+    ),
+    # 2 slices of one band: too few items for the threads, the channel blocks split
+    "small-volume-split-blocks": (
+        (1, 32, 2, 6, 6),
+        (64, 32, 3, 3, 3),
+        (1, 1, 1),
+        (1,) * 6,
+        (1, 1, 1),
+        1,
+    ),
     "pointwise": ((3, 16, 3, 5, 5), (32, 16, 1, 1, 1), (1, 1, 1), (0,) * 6, (1, 1, 1), 1),
     "wide-rows-few-positions": (
         (1, 4, 2, 1, 70),
@@ -93,7 +114,9 @@ def test_lanes_against_loops(variant, name, dtype):
     np.testing.assert_array_equal(one, got[0])
 
 
-@pytest.mark.parametrize("name", ["3x3x3-partial-block", "strided-dilated-groups"])
+@pytest.mark.parametrize(
+    "name", ["3x3x3-partial-block", "strided-dilated-groups", "small-volume-split-blocks"]
+)
 def test_lanes_is_bitwise_the_same_for_any_thread_count(name):
     x, w, b, stride, padding, dilation, groups = _call(name, np.float32, batch=4)
     before = pyconv.get_num_threads()
@@ -163,6 +186,7 @@ def test_lanes_workspace_is_one_image_and_the_weights():
         ((3, 8, 3, 3, 3), 1),  # fewer output channels than any tile's lanes
         ((32, 2, 3, 3, 3), 4),  # 2 input channels per group
         ((32, 8, 3, 3), 1),  # 2-D
+        ((16, 256, 3, 3, 3), 1),  # a channel block's weights too large for L2
     ],
 )
 def test_calls_the_lanes_would_waste_take_the_plane_tiles(ws, groups):

@@ -23,7 +23,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-_FUNC = re.compile(r"^[0-9a-f]+ <((?:pyconv_tile|pyconv_dot|pyconv_lanes|pyconv_wgemm)_[A-Za-z0-9_]+)>:$")
+_FUNC = re.compile(
+    r"^[0-9a-f]+ <((?:pyconv_tile|pyconv_dot|pyconv_lanes|pyconv_wgemm)_[A-Za-z0-9_]+)>:$"
+)
 _INSN = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
 # the arithmetic a hot loop is made of, per ISA
 _ARITH = re.compile(r"vfmadd|vfnmadd|fmla|fmadd|mulps|mulpd")
