@@ -10,6 +10,7 @@ accuracy contract and against PyTorch.  Thread-count determinism and the GIL are
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -473,6 +474,26 @@ def test_build_requirement_reads_the_license_field(project):
     assert floor == "setuptools>=77", floor
     if project == ".":  # setup.py says so clearly where the floor is not enforced
         assert "SETUPTOOLS_MIN = (77, 0)" in (root / "setup.py").read_text()
+
+
+def test_sdist_ships_every_source_the_extension_build_reads():
+    # the sdist takes the package's files from package-data: a .pxi (included by
+    # _core.pyx) or .pxd left out there built from a checkout and failed from the sdist
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file():
+        pytest.skip("not run from a source checkout")
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["pyconv"]
+    sources = [
+        p.name
+        for p in (root / "pyconv").iterdir()
+        if p.suffix in (".pyx", ".pxd", ".pxi", ".h", ".pyi")
+    ]
+    assert {"_core.pyx", "_kernels.pxd", "_lanes.pxi", "_isa.h"} <= set(sources)
+    missed = [n for n in sources if not any(fnmatch.fnmatch(n, pat) for pat in patterns)]
+    assert not missed, f"package-data does not ship {missed}"
 
 
 @pytest.mark.parametrize("name", ["py.typed", "_core.pyi", "__init__.py"])
