@@ -225,8 +225,15 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
     import numpy as np, pyconv
 
     pyconv.set_num_threads(int(sys.argv[1]))
-    x = np.random.default_rng(0).standard_normal((1, 1, 2048, 2048)).astype(np.float32)
-    w = np.ones((1, 1, 111, 111), np.float32)  # about 90 GFLOP: seconds on 2 cores
+    rng = np.random.default_rng(0)
+    if sys.argv[2] == "2d":
+        x = rng.standard_normal((1, 1, 2048, 2048)).astype(np.float32)
+        w = np.ones((1, 1, 111, 111), np.float32)  # about 90 GFLOP: seconds on 2 cores
+        conv = pyconv.conv2d
+    else:  # the channel-lanes path of 3-D layers: about 130 GFLOP
+        x = rng.standard_normal((1, 64, 64, 96, 96)).astype(np.float32)
+        w = np.ones((64, 64, 3, 3, 3), np.float32)
+        conv = pyconv.conv3d
     sent = []
 
     def interrupt():
@@ -237,7 +244,7 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
     threading.Thread(target=interrupt).start()
     t0 = time.perf_counter()
     try:
-        pyconv.conv2d(x, w)
+        conv(x, w)
         print("finished without interruption after", time.perf_counter() - t0)
     except KeyboardInterrupt:
         print(f"interrupted {time.perf_counter() - sent[0]:.4f} s after the signal")
@@ -249,10 +256,11 @@ _INTERRUPT_SCRIPT = textwrap.dedent(
 
 @pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("kind", ["2d", "3d"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_ctrl_c_stops_a_long_convolution_quickly(threads):
+def test_ctrl_c_stops_a_long_convolution_quickly(threads, kind):
     proc = subprocess.run(
-        [sys.executable, "-c", _INTERRUPT_SCRIPT, str(threads)],
+        [sys.executable, "-c", _INTERRUPT_SCRIPT, str(threads), kind],
         capture_output=True,
         text=True,
         timeout=120,
