@@ -141,11 +141,20 @@ def _one_or_all(draw, values: tuple[int, ...]):
 
 
 @st.composite
-def conv_calls(draw, ndims=(1, 3)):
-    """conv1d / conv3d (conv2d is tests/test_against_torch.py's) over the parameter space."""
+def conv_calls(draw, ndims=(1, 3), lanes=False):
+    """conv1d / conv3d (conv2d is tests/test_against_torch.py's) over the parameter space;
+    ``lanes``: channel counts that fill the channel-lanes tile of 3-D layers (4-8 input,
+    16-24 output channels per group: whole and partial blocks of 8 and 16)."""
     n = draw(st.sampled_from(ndims))
-    groups, cig = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    cog = draw(st.one_of(st.integers(1, 3), st.integers(8, 10)))
+    if lanes:
+        groups, cig, cog = (
+            draw(st.integers(1, 2)),
+            draw(st.integers(4, 8)),
+            draw(st.integers(16, 24)),
+        )
+    else:
+        groups, cig = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        cog = draw(st.one_of(st.integers(1, 3), st.integers(8, 10)))
     kmax = 4 if n == 3 else 6
     kernel = _dims(draw, n, 1, kmax)
     dilation = _dims(draw, n, 1, 3)
@@ -267,6 +276,12 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 @SETTINGS
 @given(call=conv_calls())
 def test_conv1d_conv3d_random_calls(call):
+    check(call)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(call=conv_calls(ndims=(3,), lanes=True))
+def test_conv3d_channel_lanes_random_calls(call):
     check(call)
 
 
