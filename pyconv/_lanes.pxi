@@ -9,8 +9,8 @@
 #
 # Work items are (group, output slice, band of output rows), each computing every
 # channel block of its group (or a share of them, when the bands are too few for the
-# threads); one image at a time (its copy made by all threads
-# first), so the copy is one image's size.
+# threads); one image at a time (its copy made by all threads first), so the copy is
+# one image's size.
 
 cdef enum:
     # Channels-last copies larger than this are not made (a volume too big for it goes
@@ -51,9 +51,10 @@ cdef bint _lanes_suit(const Geometry *g, int sp, const int64_t *pad, int64_t esi
     """Does a call go to the channel-lanes path: 3-D, groups with at least a tile's
     output channels (fewer would leave lanes idle) and a few input channels, a copy of
     one image that is not too large, and a channel block's weights that stay in L2."""
-    cdef int64_t nbytes = ((g.D + pad[0] + pad[1]) * (g.H + pad[2] + pad[3])
-                           * (g.W + pad[4] + pad[5]) * g.C * esize)
-    cdef int64_t wbytes = g.kD * g.kH * g.kW * g.Cig * oc * esize
+    # (in double: the products of a huge call's sizes may not fit in 64 bits)
+    cdef double nbytes = (<double> (g.D + pad[0] + pad[1]) * (g.H + pad[2] + pad[3])
+                          * (g.W + pad[4] + pad[5]) * g.C * esize)
+    cdef double wbytes = <double> g.kD * g.kH * g.kW * g.Cig * oc * esize
     return (sp == 3 and g.Cog >= oc and g.Cig >= 4 and nbytes <= LANES_MAX_BYTES
             and wbytes <= LANES_MAX_WBLOCK)
 
@@ -200,11 +201,14 @@ cdef object _lanes_conv(const real *x, const real *w, const real *bias, real *ou
         if offp != off:
             free(offp)
         raise MemoryError(
-            f"pyconv: cannot allocate the {(L.img + wlen + blen) * esize} bytes of "
-            f"workspace this convolution needs (a channels-last copy of one image)")
+            f"pyconv: cannot allocate the {(L.img + wlen + blen) * esize} bytes "
+            f"({<double> ((L.img + wlen + blen) * esize) / 2**30:.3g} GiB) of workspace this "
+            f"convolution needs (a channels-last copy of one image and the packed weights)")
     _workspace_bytes += (L.img + wlen + blen) * esize + L.taps * sizeof(int64_t)
     _lanes_calls += 1
-    cdef real *wp = xc + L.img  # (img, wblock and oc are multiples of 16: aligned)
+    # (img is a multiple of 16 elements, a block or a bias block a multiple of oc lanes,
+    # so every vector the tile loads from them is aligned)
+    cdef real *wp = xc + L.img
     cdef real *bp = wp + wlen if bias != NULL else NULL
     t = 0
     for kd in range(g.kD):

@@ -201,6 +201,29 @@ _WORKSPACE_SCRIPT = textwrap.dedent(
     """
 )
 
+_LANES_WORKSPACE_SCRIPT = textwrap.dedent(
+    """
+    import os, resource, numpy as np, pyconv
+    from pyconv import _core
+    # the channel-lanes path (3-D, 16 -> 32 channels): a row of 2**20 padded columns,
+    # whose output (128 MiB) fits the address space left and whose channels-last copy
+    # (64 MiB) then does not
+    x = np.ones((1, 16, 1, 1, 1), np.float32)
+    w = np.ones((32, 16, 1, 1, 1), np.float32)
+    vsz = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (vsz + (160 << 20), hard))
+    before = _core.lanes_calls()
+    try:
+        pyconv.conv3d(x, w, padding=(0, 0, 2**19))
+        print("no error")
+    except MemoryError as exc:
+        print("MemoryError:", exc)
+    y = pyconv.conv3d(np.ones((1, 16, 3, 3, 3), np.float32), w, padding=1)  # goes on
+    print("after", float(y[0, 0, 1, 1, 1]), _core.lanes_calls() - before)
+    """
+)
+
 
 @pytest.mark.spawns_python
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
@@ -213,6 +236,21 @@ def test_a_workspace_that_cannot_be_allocated_raises_memoryerror_naming_its_size
     assert lines[0].startswith("MemoryError: pyconv: cannot allocate the "), proc.stdout
     assert "bytes (16 GiB) of workspace" in lines[0]
     assert lines[1] == "after 36.0"
+
+
+@pytest.mark.spawns_python
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
+def test_a_channels_last_copy_that_cannot_be_allocated_raises_memoryerror():
+    proc = subprocess.run(
+        [sys.executable, "-c", _LANES_WORKSPACE_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: pyconv: cannot allocate the "), proc.stdout
+    assert "a channels-last copy of one image" in lines[0]
+    # the next call runs on the same path (counted once: the failed one never started):
+    # 16 channels of ones through a 1x1x1 kernel of ones
+    assert lines[1] == "after 16.0 1", proc.stdout
 
 
 # --------------------------------------------------------------------------------------
