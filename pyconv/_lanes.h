@@ -45,6 +45,7 @@
         int64_t p0, int64_t np, int64_t Wq, int64_t Wo)                                 \
     {                                                                                   \
         typedef pv_##ISA##_##T vec;                                                     \
+        typedef pvu_##ISA##_##T uvec;                                                   \
         typedef PV_T_##T real;                                                          \
         enum { VL = sizeof(vec) / sizeof(real), OC = (NR) * VL };                       \
         vec acc[NP][NR];                                                                \
@@ -74,21 +75,7 @@
                 for (int l = 0; l < VL; ++l) buf[r * VL + l][p] = v[l];                 \
             }                                                                           \
         }                                                                               \
-        int64_t row = p0 / Wq, col = p0 - row * Wq, q = 0;                              \
-        while (q < np) {                                                                \
-            int64_t seg = Wq - col;                                                     \
-            if (seg > np - q) seg = np - q;                                             \
-            if (col < Wo) {                                                             \
-                const int64_t n = col + seg > Wo ? Wo - col : seg;                      \
-                for (int64_t j = 0; j < noc; ++j) {                                     \
-                    real *dst = out + j * out_plane + row * Wo + col;                   \
-                    for (int64_t k = 0; k < n; ++k) dst[k] = buf[j][q + k];             \
-                }                                                                       \
-            }                                                                           \
-            q += seg;                                                                   \
-            ++row;                                                                      \
-            col = 0;                                                                    \
-        }                                                                               \
+        PV_STORE_WIDE(ISA, T, noc, &buf[0][0], NP)                                      \
     }
 
 /* The channels-last copy of one zero-padded row (dz, y) of an image x (channel 0 of

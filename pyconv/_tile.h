@@ -52,6 +52,37 @@ typedef double PV_T_f64;
 #define PV_INLINE_COPIES
 #endif
 
+/* A tile's results out: buf holds NCH rows (output channels), BUF_STRIDE apart, of the
+ * tile's wide positions p0 .. p0 + np - 1; position p is column p % Wq of row p / Wq,
+ * stored in the NCHW plane of its channel (out_plane apart) when that column is below
+ * Wo.  Whole vectors first (fixed-size copies compile to single moves), then the ISA's
+ * tail store.  Expects the tile's names in scope: out, out_plane, p0, np, Wq, Wo and the
+ * types real, uvec and the constant VL.  (A 32-bit division where it fits: a 64-bit one
+ * costs as much as a small tile's arithmetic, e.g. a depthwise 3x3 tile's 72
+ * multiply-adds.) */
+#define PV_STORE_WIDE(ISA, T, NCH, BUF, BUF_STRIDE)                                      \
+    {                                                                                    \
+        int64_t row = (p0 | Wq) >> 31 ? p0 / Wq : (int64_t)((uint32_t)p0 / (uint32_t)Wq); \
+        int64_t col = p0 - row * Wq, q = 0;                                              \
+        while (q < np) {                                                                 \
+            int64_t seg = Wq - col;                                                      \
+            if (seg > np - q) seg = np - q;                                              \
+            if (col < Wo) {                                                              \
+                const int64_t n = col + seg > Wo ? Wo - col : seg;                       \
+                for (int64_t j = 0; j < (NCH); ++j) {                                    \
+                    real *dst = out + j * out_plane + row * Wo + col;                    \
+                    const real *src = (BUF) + j * (BUF_STRIDE) + q;                      \
+                    int64_t k = 0;                                                       \
+                    for (; k + VL <= n; k += VL) *(uvec *)(dst + k) = *(const uvec *)(src + k); \
+                    if (k < n) pv_tail_##ISA##_##T(dst + k, src + k, n - k);             \
+                }                                                                        \
+            }                                                                            \
+            q += seg;                                                                    \
+            ++row;                                                                       \
+            col = 0;                                                                     \
+        }                                                                                \
+    }
+
 #define PYCONV_DEFINE_TILE(ISA, T, OCB, NV)                                              \
     PV_ATTR_##ISA PV_INLINE_COPIES static void PYCONV_TILE_NAME(ISA, T, OCB, NV)(        \
         const PV_T_##T *restrict xb,   /* IN: problem base + p0 */                       \
@@ -97,29 +128,7 @@ typedef double PV_T_f64;
                 *(uvec *)&buf[j][v * VL] = bias ? acc[j][v] + bj : acc[j][v];            \
             }                                                                            \
         }                                                                                \
-        /* the valid columns of each wide row segment into the NCHW output: whole     \
-         * vectors first (fixed-size copies compile to single moves) */                 \
-        /* (a 32-bit division where it fits: a 64-bit one costs as much as a small    \
-         * tile's arithmetic, e.g. a depthwise 3x3 tile's 72 multiply-adds) */          \
-        int64_t row = (p0 | Wq) >> 31 ? p0 / Wq : (int64_t)((uint32_t)p0 / (uint32_t)Wq); \
-        int64_t col = p0 - row * Wq, q = 0;                                              \
-        while (q < np) {                                                                 \
-            int64_t seg = Wq - col;                                                      \
-            if (seg > np - q) seg = np - q;                                              \
-            if (col < Wo) {                                                              \
-                const int64_t n = col + seg > Wo ? Wo - col : seg;                       \
-                for (int j = 0; j < (OCB); ++j) {                                        \
-                    real *dst = out + j * out_plane + row * Wo + col;                    \
-                    const real *src = &buf[j][q];                                        \
-                    int64_t k = 0;                                                       \
-                    for (; k + VL <= n; k += VL) *(uvec *)(dst + k) = *(const uvec *)(src + k); \
-                    if (k < n) pv_tail_##ISA##_##T(dst + k, src + k, n - k);             \
-                }                                                                        \
-            }                                                                            \
-            q += seg;                                                                    \
-            ++row;                                                                       \
-            col = 0;                                                                     \
-        }                                                                                \
+        PV_STORE_WIDE(ISA, T, (OCB), &buf[0][0], PX)                                     \
     }
 
 #endif /* PYCONV_TILE_H */
