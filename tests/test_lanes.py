@@ -7,8 +7,8 @@ Checked against the float64 loops of test_kernels_nd (independent of pyconv's ot
 paths and of torch) under the accuracy contract, for every kernel variant this CPU runs:
 channel counts that leave a partial last block, strides (row by row) and stride 1
 (positions across rows), dilation, groups, kernel rows read as one run, asymmetric
-padding, kernels of more taps than the stack buffer, batches, views; and bitwise equal
-across thread counts.
+padding, kernels of more taps than the stack buffer, batches, views.  That results do
+not depend on the thread count is tests/test_threads.py's (with these shapes).
 """
 
 from __future__ import annotations
@@ -86,7 +86,9 @@ CASES = {
 }
 
 
-def _call(name, dtype, seed=0, batch=None):
+def lanes_case(name, dtype, seed=0, batch=None):
+    """The arguments of case ``name`` for ``_core.conv_forward``, random, with ``batch``
+    images if given (also used by tests/test_threads.py)."""
     xs, ws, stride, padding, dilation, groups = CASES[name]
     if batch is not None:
         xs = (batch, *xs[1:])
@@ -100,7 +102,7 @@ def _call(name, dtype, seed=0, batch=None):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(CASES))
 def test_lanes_against_loops(variant, name, dtype):
-    x, w, b, stride, padding, dilation, groups = _call(name, dtype)
+    x, w, b, stride, padding, dilation, groups = lanes_case(name, dtype)
     before = _core.lanes_calls()
     got = _core.conv_forward(x, w, b, stride, padding, dilation, groups)
     assert _core.lanes_calls() == before + 1  # the path under test ran
@@ -116,25 +118,8 @@ def test_lanes_against_loops(variant, name, dtype):
     np.testing.assert_array_equal(one, got[0])
 
 
-@pytest.mark.parametrize(
-    "name", ["3x3x3-partial-block", "strided-dilated-groups", "small-volume-split-blocks"]
-)
-def test_lanes_is_bitwise_the_same_for_any_thread_count(name):
-    x, w, b, stride, padding, dilation, groups = _call(name, np.float32, batch=4)
-    before = pyconv.get_num_threads()
-    try:
-        outs = []
-        for n in (1, 2, 3):
-            pyconv.set_num_threads(n)
-            outs.append(_core.conv_forward(x, w, b, stride, padding, dilation, groups))
-    finally:
-        pyconv.set_num_threads(before)
-    for out in outs[1:]:
-        np.testing.assert_array_equal(out, outs[0])
-
-
 def test_lanes_reads_any_layout():
-    x, w, b, stride, padding, dilation, groups = _call("3x3x3-partial-block", np.float64)
+    x, w, b, stride, padding, dilation, groups = lanes_case("3x3x3-partial-block", np.float64)
     want = _core.conv_forward(x, w, b, stride, padding, dilation, groups)
     big = np.zeros((x.shape[0], x.shape[1] * 2, *(2 * n for n in x.shape[2:])))
     big[:, ::2, ::2, ::2, ::2] = x
@@ -152,7 +137,7 @@ def test_lanes_reads_any_layout():
 def test_lanes_propagates_non_finite_values_exactly_where_they_are_read():
     # positions past a row's end are computed and dropped: an inf or NaN there, or in
     # the next row, must reach exactly the outputs that read it
-    x, w, b, stride, padding, dilation, groups = _call("3x3x3-partial-block", np.float64)
+    x, w, b, stride, padding, dilation, groups = lanes_case("3x3x3-partial-block", np.float64)
     x[0, 3, 2, 1, 0] = np.inf
     x[0, 5, 4, 5, 6] = np.nan
     x[1, 0, 0, 0, 6] = -np.inf
@@ -167,7 +152,7 @@ def test_lanes_propagates_non_finite_values_exactly_where_they_are_read():
 def test_lanes_reads_no_uninitialised_memory():
     # freed NaNs are what a fresh workspace then holds: a read of anything the copy did
     # not write would show up as a NaN
-    x, w, b, stride, padding, dilation, groups = _call("strided-dilated-groups", np.float32)
+    x, w, b, stride, padding, dilation, groups = lanes_case("strided-dilated-groups", np.float32)
     for size in (1 << 12, 1 << 16, 1 << 20):
         junk = np.full(size, np.nan, np.float32)
         del junk
@@ -176,7 +161,9 @@ def test_lanes_reads_no_uninitialised_memory():
 
 
 def test_lanes_workspace_is_one_image_and_the_weights():
-    x, w, b, stride, padding, dilation, groups = _call("3x3x3-partial-block", np.float32, batch=3)
+    x, w, b, stride, padding, dilation, groups = lanes_case(
+        "3x3x3-partial-block", np.float32, batch=3
+    )
     _core.conv_forward(x, w, b, stride, padding, dilation, groups)
     one_image = np.prod([n + 2 for n in x.shape[2:]]) * x.shape[1] * 4
     assert one_image <= _core.workspace_bytes() < one_image + 64 * w.size + 8192

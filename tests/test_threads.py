@@ -2,7 +2,8 @@
 
 - The compiled kernels give bitwise identical results on 1, 2 and 3 threads, on shapes
   large enough to go parallel (every way the work is split: batch x output-channel
-  blocks, pixel tiles of one big image, depthwise, pointwise, strided and dilated).
+  blocks, pixel tiles of one big image, depthwise, pointwise, strided and dilated; 3-D
+  layers on the channel-lanes path).
 - They release the GIL: another Python thread makes measurable progress during calls of
   both dtypes and both thread counts, and never stalls for long.
 - Eight Python threads calling ``conv2d`` at once (mixed backends, shapes, dtypes,
@@ -22,6 +23,7 @@ import pytest
 import pyconv
 from pyconv import _core
 from pyconv.testing import assert_conv_close
+from tests.test_lanes import lanes_case
 
 # The long call: a batch of this problem, as many images as make about TARGET_S seconds on
 # this build (the sanitizer build is many times slower than the optimised one).
@@ -85,6 +87,23 @@ def test_results_do_not_depend_on_the_thread_count(name, dtype):
     np.testing.assert_array_equal(out[1], out[2], err_msg="1 and 2 threads differ")
     np.testing.assert_array_equal(out[1], out[3], err_msg="1 and 3 threads differ")
     assert_conv_close(out[1], x, w, b, stride, padding, dilation, groups)
+
+
+# 3-D layers on the channel-lanes path (tests/test_lanes.py's shapes, batch 4): work items
+# are bands of rows of each slice and, in a small volume, shares of the channel blocks
+@pytest.mark.parametrize(
+    "name", ["3x3x3-partial-block", "strided-dilated-groups", "small-volume-split-blocks"]
+)
+def test_channel_lanes_results_do_not_depend_on_the_thread_count(name):
+    x, w, b, stride, padding, dilation, groups = lanes_case(name, np.float32, batch=4)
+    out = {}
+    for n in (1, 2, 3):
+        pyconv.set_num_threads(n)
+        before = _core.lanes_calls()
+        out[n] = _core.conv_forward(x, w, b, stride, padding, dilation, groups)
+        assert _core.lanes_calls() == before + 1
+    np.testing.assert_array_equal(out[1], out[2], err_msg="1 and 2 threads differ")
+    np.testing.assert_array_equal(out[1], out[3], err_msg="1 and 3 threads differ")
 
 
 # ---- the GIL -------------------------------------------------------------------------
