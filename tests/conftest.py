@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import pyconv
+from pyconv import _core
 
 BACKENDS = ["cython", "numpy"]
 
@@ -67,6 +68,15 @@ def pytest_runtest_setup(item):
 def backend(request) -> str:
     """Every built-in backend by name."""
     return request.param
+
+
+@pytest.fixture(params=[name for name, _detail, ok in _core.isas() if ok])
+def variant(request):
+    """Every kernel variant (ISA) this CPU runs, made the active one for the test."""
+    before = _core.isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(before)
 
 
 @pytest.fixture(scope="session")

@@ -16,16 +16,6 @@ import pytest
 import pyconv
 from pyconv import _core
 
-VARIANTS = [name for name, _detail, ok in _core.isas() if ok]
-
-
-@pytest.fixture(params=VARIANTS)
-def variant(request):
-    before = _core.isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
-
 
 def _padded(x, padding):
     sp = x.ndim - 2

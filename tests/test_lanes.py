@@ -20,17 +20,6 @@ import pyconv
 from pyconv import _core
 from tests.test_kernels_nd import _out_size, assert_within_contract, reference_forward
 
-VARIANTS = [name for name, _detail, ok in _core.isas() if ok]
-
-
-@pytest.fixture(params=VARIANTS)
-def variant(request):
-    before = _core.isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
-
-
 # (input shape, weight shape, stride, padding (before, after per dim), dilation, groups)
 CASES = {
     # 36 channels: blocks of 32 + 4 (AVX-512 float32), 16 + 16 + 4 (AVX2 float32, AVX-512
